@@ -1,0 +1,33 @@
+# aishield.ops: the two commands a newcomer needs are `make demo` and `make test`.
+SHELL := /bin/bash
+VENV ?= $(CURDIR)/.venv
+export PATH := $(VENV)/bin:$(PATH)
+export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
+
+.PHONY: demo test testbed venv unit lint sanity build integration molecule bench teardown clean
+
+## Command 1: set everything up, deploy the reference stack v1 on the local Docker host, print smoke results.
+demo: testbed
+	ansible-playbook playbooks/deploy.yml -i inventories/local
+
+## Command 2: the whole test suite (unit, lint, sanity, build, integration, molecule), with stage times.
+test: testbed
+	bash tests/run.sh
+
+testbed:
+	bash tests/testbed/setup.sh
+
+venv:
+	bash tests/testbed/setup.sh venv
+
+unit lint sanity build integration molecule:
+	bash tests/run.sh $@
+
+bench: testbed
+	python tests/bench/backup_bench.py --size-gb 1
+
+teardown:
+	bash tests/testbed/teardown.sh
+
+clean: teardown
+	rm -rf .venv .ansible tests/output *.tar.gz

@@ -1,0 +1,82 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2025, AI Shield SRE <sre@aishield.invalid>
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""Release identifiers: "<YYYYMMDDTHHMMSSZ>-<version>", sortable by time."""
+
+from __future__ import annotations
+
+import re
+
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.aishield.ops.plugins.filter.backup import (
+    format_stamp,
+    now_utc,
+    to_utc,
+)
+
+_VERSION_RE = re.compile(r'^[A-Za-z0-9._-]+$')
+_RELEASE_ID_RE = re.compile(r'^(\d{8}T\d{6}Z)-(.+)$')
+# Leaves room for the 17-character stamp prefix inside a 255-byte directory name.
+_VERSION_MAX = 200
+
+
+def _check_version(version):
+    if isinstance(version, bool):
+        raise AnsibleFilterError(f'version {version!r} is a boolean; expected a string like "1.4.2"')
+    if isinstance(version, int):
+        version = str(version)
+    elif isinstance(version, float):
+        # YAML turns 1.10 into 1.1; refuse rather than deploy the wrong version.
+        raise AnsibleFilterError(f'version {version!r} is a float; quote it in YAML (e.g. "1.10") so it is not altered')
+    if not isinstance(version, str):
+        raise AnsibleFilterError(f'version {version!r} has type {type(version).__name__}; expected a string like "1.4.2"')
+    clean = version.strip()
+    if not clean:
+        raise AnsibleFilterError('version is empty; expected a string like "1.4.2"')
+    if not _VERSION_RE.match(clean):
+        bad = sorted({ch for ch in clean if not re.match(r'[A-Za-z0-9._-]', ch)})
+        raise AnsibleFilterError(
+            f'version {version!r} contains {bad}; only letters, digits, ".", "_" and "-" are allowed '
+            f'(e.g. replace "+" or "/" with "-")')
+    if clean in ('.', '..'):
+        raise AnsibleFilterError(f'version {version!r} is a relative path segment; use a real version')
+    if len(clean) > _VERSION_MAX:
+        raise AnsibleFilterError(f'version {clean[:40]!r}... is {len(clean)} characters; at most {_VERSION_MAX} are allowed')
+    return clean
+
+
+def release_id(version, when=None):
+    """Return "<YYYYMMDDTHHMMSSZ>-<version>" for a release made at `when` (UTC, default now)."""
+    clean = _check_version(version)
+    moment = now_utc() if when is None else to_utc(when)
+    return f'{format_stamp(moment)}-{clean}'
+
+
+def release_id_parse(value):
+    """Split a release id into its ISO-8601 timestamp and version."""
+    if not isinstance(value, str):
+        raise AnsibleFilterError(f'release id {value!r} has type {type(value).__name__}; expected a string')
+    match = _RELEASE_ID_RE.match(value.strip())
+    if not match:
+        raise AnsibleFilterError(
+            f'release id {value!r} is not "<YYYYMMDDTHHMMSSZ>-<version>", e.g. "20250131T235959Z-1.4.2"')
+    stamp, version = match.groups()
+    moment = to_utc(stamp, f'timestamp of release id {value!r}')
+    _check_version(version)
+    return {
+        'timestamp': moment.isoformat().replace('+00:00', 'Z'),
+        'version': version,
+    }
+
+
+class FilterModule:
+    """Release id filters."""
+
+    def filters(self):
+        return {
+            'release_id': release_id,
+            'release_id_parse': release_id_parse,
+        }

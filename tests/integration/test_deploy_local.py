@@ -1,0 +1,145 @@
+"""playbooks/deploy.yml against this machine's Docker engine: the path of README command 1.
+
+Secrets are planted with unique values, and every byte the run prints (at -vv) and
+every command line seen in `ps` while it runs is searched for them.
+"""
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+
+pytestmark = pytest.mark.skipif(shutil.which("docker") is None or subprocess.run(
+    ["docker", "info"], capture_output=True).returncode != 0, reason="no Docker engine answers")
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def deploy_env(tmp_path_factory):
+    """A private root, project and ports, and planted secrets in a 0600 vars file."""
+    tmp = tmp_path_factory.mktemp("deploy")
+    planted = {
+        "POSTGRES_PASSWORD": "pgPLANT" + secrets.token_hex(8),
+        "SECRET_KEY": "skPLANT" + secrets.token_hex(16),
+        "ADMIN_PASSWORD": "adPLANT" + secrets.token_hex(8),
+    }
+    project = "aishield-it-" + secrets.token_hex(3)
+    extra = {
+        "aishield_root": str(tmp / "root"),
+        "aishield_project": project,
+        "aishield_http_port": _free_port(),
+        "aishield_frontend_port": _free_port(),
+        "aishield_secrets": planted,
+    }
+    vars_file = tmp / "extra.yml"
+    vars_file.write_text(yaml.safe_dump(extra))
+    vars_file.chmod(0o600)
+    yield {"tmp": tmp, "planted": planted, "project": project, "vars_file": vars_file, **extra}
+    subprocess.run(["docker", "compose", "-p", project, "down", "-v", "--remove-orphans"], capture_output=True, timeout=180)
+
+
+class PsWatcher(threading.Thread):
+    """Samples every process's command line while a run goes on (bounded by the run)."""
+
+    def __init__(self):
+        super().__init__(daemon=True)
+        self.stop = threading.Event()
+        self.lines: set[str] = set()
+
+    def run(self):
+        while not self.stop.is_set():
+            out = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
+            self.lines.update(out.splitlines())
+            self.stop.wait(0.2)
+
+
+def _deploy(env, *extra_args, check=None):
+    cmd = [str(BIN / "ansible-playbook"), "playbooks/deploy.yml", "-i", "inventories/local",
+           "-e", f"@{env['vars_file']}", "-vv", *extra_args]
+    run_env = dict(os.environ, ANSIBLE_CONFIG=str(REPO / "ansible.cfg"), PATH=f"{BIN}:{os.environ['PATH']}",
+                   ANSIBLE_NOCOLOR="1")
+    watcher = PsWatcher()
+    watcher.start()
+    try:
+        proc = subprocess.run(cmd, cwd=REPO, env=run_env, capture_output=True, text=True, timeout=900)
+    finally:
+        watcher.stop.set()
+        watcher.join()
+    output = proc.stdout + proc.stderr
+    for name, value in env["planted"].items():
+        assert value not in output, f"planted {name} appeared in ansible output"
+        leaked = [line for line in watcher.lines if value in line]
+        assert not leaked, f"planted {name} appeared on a command line: {leaked[0][:80]}..."
+    if check is not None:
+        assert (proc.returncode == 0) == check, output[-4000:]
+    return proc.returncode, output
+
+
+def _recap_changed(output: str) -> int:
+    line = next(line for line in output.splitlines() if line.startswith("localhost") and "changed=" in line)
+    return int(line.split("changed=")[1].split()[0])
+
+
+def test_bad_version_fails_before_any_change(deploy_env):
+    rc, out = _deploy(deploy_env, "-e", "aishield_version='v1 beta!'")
+    assert rc != 0
+    assert "compose_deploy_version must be a label" in out and "aishield_version" in out
+    assert not (Path(deploy_env["aishield_root"]) / "releases").exists()
+
+
+def test_malformed_image_fails_naming_the_service(deploy_env):
+    rc, out = _deploy(deploy_env, "-e", '{"aishield_images": {"backend": "UPPER/Case::x", "frontend": "a", "proxy": "b", "db": "c", "redis": "d"}}')
+    assert rc != 0
+    assert "backend" in out
+    assert not (Path(deploy_env["aishield_root"]) / "releases").exists()
+
+
+def test_deploy_v1_then_rerun_changes_nothing(deploy_env):
+    _, out = _deploy(deploy_env, check=True)
+    root = Path(deploy_env["aishield_root"])
+    release = json.loads((root / "current" / "release.json").read_text())
+    assert release["status"] == "good" and release["version"] == "v1"
+    assert all("@sha256:" in ref for ref in release["images"].values())
+    versions = json.loads((REPO / "tests/stack/versions.json").read_text())
+    assert release["alembic"]["after"] == [versions["v1"]["head"]]
+    env_file = root / "current" / ".env"
+    assert env_file.stat().st_mode & 0o777 == 0o600
+    assert deploy_env["planted"]["SECRET_KEY"] in env_file.read_text()
+    compose = (root / "current" / "compose.yml").read_text()
+    assert not any(v in compose for v in deploy_env["planted"].values()), "a secret was written into compose.yml"
+    assert f"release   {release['release_id']}" in out
+
+    started = {c: _started_at(c) for c in _containers(deploy_env["project"])}
+    _, out2 = _deploy(deploy_env, check=True)
+    assert _recap_changed(out2) == 0, "a second identical deploy reported changes"
+    assert json.loads((root / "current" / "release.json").read_text())["release_id"] == release["release_id"]
+    assert {c: _started_at(c) for c in _containers(deploy_env["project"])} == started, "a container was restarted"
+
+
+def _containers(project):
+    out = subprocess.run(["docker", "ps", "-q", "--filter", f"label=com.docker.compose.project={project}"],
+                         capture_output=True, text=True, check=True).stdout
+    return sorted(out.split())
+
+
+def _started_at(container):
+    return subprocess.run(["docker", "inspect", "-f", "{{.State.StartedAt}}", container],
+                          capture_output=True, text=True, check=True).stdout.strip()

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Run ansible-test sanity on a copy of the collection laid out at
+# ansible_collections/aishield/ops (ansible-test needs the real path, not a symlink).
+# Usage: tests/sanity/run.sh [ansible-test sanity args...]   e.g. --test validate-modules
+set -euo pipefail
+repo=$(cd "$(dirname "$0")/../.." && pwd)
+venv=${VENV:-$repo/.venv}
+work=$(mktemp -d /tmp/aishield-sanity.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+dest="$work/ansible_collections/aishield/ops"
+mkdir -p "$dest"
+# Only what git tracks or would add: no venv, caches or the .collections symlink.
+(cd "$repo" && git ls-files -co --exclude-standard -z | grep -zv '^\.collections/' | xargs -0 -I{} cp --parents -P {} "$dest/")
+cd "$dest"
+# ansible-test wants a git-like file list; a fresh repo gives it one.
+git init -q && git add -A >/dev/null
+PATH="$venv/bin:$PATH" ansible-test sanity --local --python 3.11 --color no "${@}"

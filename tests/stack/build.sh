@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# Build every image of the reference AI Shield stack; push them to the local
+# registry (127.0.0.1:5000) when it answers. Idempotent: unchanged images are skipped.
+#
+#   bash tests/stack/build.sh            # build, push if the registry is up
+#   bash tests/stack/build.sh --no-push  # build only
+#   bash tests/stack/build.sh --push     # build, and fail if the registry is down
+set -euo pipefail
+STACK_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=../testbed/lib.sh
+. "$STACK_DIR/../testbed/lib.sh"
+
+push=auto
+for arg in "$@"; do
+  case $arg in
+    --no-push) push=no ;;
+    --push) push=yes ;;
+    -h|--help) sed -n '2,8p' "$0"; exit 0 ;;
+    *) die "unknown argument: $arg (see --help)" ;;
+  esac
+done
+
+command -v docker >/dev/null 2>&1 || die "docker CLI not found"
+docker info >/dev/null 2>&1 || die "the Docker engine does not answer (docker info failed); start it first"
+if ! docker image inspect "$BASE_IMAGE" >/dev/null 2>&1; then
+  log "base image $BASE_IMAGE missing: building it"
+  bash "$TESTBED_DIR/base_image.sh"
+fi
+
+IMAGES=$STACK_DIR/images
+VERSIONS=$(python3 -c 'import json, sys; print(" ".join(json.load(open(sys.argv[1]))))' \
+  "$STACK_DIR/versions.json") || die "cannot read $STACK_DIR/versions.json"
+started=$SECONDS
+
+# Shared runtime for all backend versions (the slow Debian install).
+build_image aishield-testbed/pyapp:latest "$IMAGES/pyapp"
+pyapp_id=$(docker image inspect -f '{{.Id}}' aishield-testbed/pyapp:latest)
+
+# The backend context is the backend folder plus the release manifest, staged together
+# so that the manifest stays in one place (tests/stack/versions.json).
+ctx=$TESTBED_STATE/stack/backend-context
+rm -rf "$ctx" && mkdir -p "$ctx"
+cp -a "$IMAGES/backend/." "$ctx/"
+cp "$STACK_DIR/versions.json" "$ctx/versions.json"
+find "$ctx" -name __pycache__ -type d -prune -exec rm -rf {} +
+
+pushes=()
+for v in $VERSIONS; do
+  build_image "aishield/backend:$v" "$ctx" --build-arg "APP_VERSION=$v" --build-arg "PARENT_ID=$pyapp_id"
+  pushes+=("aishield/backend:$v")
+done
+build_image aishield/frontend:v1 "$IMAGES/frontend" --build-arg APP_VERSION=v1
+build_image aishield/proxy:v1 "$IMAGES/proxy" --build-arg APP_VERSION=v1
+build_image aishield/postgres:15 "$IMAGES/postgres"
+build_image aishield/redis:7 "$IMAGES/redis"
+pushes+=(aishield/frontend:v1 aishield/proxy:v1 aishield/postgres:15 aishield/redis:7)
+log "stack images built in $((SECONDS - started)) s"
+
+if [ "$push" = no ]; then
+  log "push skipped (--no-push)"
+  exit 0
+fi
+if ! curl -sf -m 3 -o /dev/null "http://$REGISTRY/v2/"; then
+  [ "$push" = yes ] && die "registry $REGISTRY does not answer; cannot --push"
+  log "registry $REGISTRY does not answer: built only, nothing pushed"
+  exit 0
+fi
+for img in "${pushes[@]}"; do
+  push_image "$img" "$img"
+  log "pushed $REGISTRY/$img"
+done
+log "stack images pushed to $REGISTRY in $((SECONDS - started)) s total"

@@ -1,0 +1,1 @@
+"""AI Shield reference backend (test data for the deploy roles)."""

@@ -1,0 +1,121 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2025, AI Shield SRE <sre@aishield.invalid>
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+import datetime
+import re
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.aishield.ops.plugins.filter.release import (
+    FilterModule,
+    release_id,
+    release_id_parse,
+)
+
+UTC = datetime.timezone.utc
+
+
+def test_filter_module_exports():
+    assert FilterModule().filters() == {'release_id': release_id, 'release_id_parse': release_id_parse}
+
+
+@pytest.mark.parametrize('version, when, expected', [
+    ('1.4.2', '2025-01-31T23:59:59Z', '20250131T235959Z-1.4.2'),
+    ('v2.0.0-rc.1', 0, '19700101T000000Z-v2.0.0-rc.1'),
+    ('abc123f', 1738367999, '20250131T235959Z-abc123f'),
+    ('build_42', datetime.datetime(2025, 1, 31, 23, 59, 59), '20250131T235959Z-build_42'),
+    ('1.0', datetime.datetime(2025, 2, 1, 0, 59, 59, tzinfo=datetime.timezone(datetime.timedelta(hours=1))),
+     '20250131T235959Z-1.0'),
+    (' 1.4.2 ', '2025-01-31T23:59:59Z', '20250131T235959Z-1.4.2'),  # whitespace trimmed
+    (42, '2025-01-31T23:59:59Z', '20250131T235959Z-42'),
+    ('-', '2025-01-31T23:59:59Z', '20250131T235959Z--'),
+    ('a' * 200, 0, '19700101T000000Z-' + 'a' * 200),
+])
+def test_release_id(version, when, expected):
+    assert release_id(version, when) == expected
+
+
+def test_release_id_defaults_to_now():
+    before = datetime.datetime.now(UTC).replace(microsecond=0)
+    value = release_id('1.0')
+    after = datetime.datetime.now(UTC)
+    stamp = datetime.datetime.strptime(value[:16], '%Y%m%dT%H%M%SZ').replace(tzinfo=UTC)
+    assert value.endswith('-1.0')
+    assert before <= stamp <= after
+
+
+@pytest.mark.parametrize('version, message', [
+    ('1.4.2+build.5', "version '1.4.2+build.5' contains ['+']"),
+    ('feature/x', "version 'feature/x' contains ['/']"),
+    ('1 2', "version '1 2' contains [' ']"),
+    ('', 'version is empty'),
+    ('   ', 'version is empty'),
+    ('..', "version '..' is a relative path segment"),
+    ('.', 'relative path segment'),
+    ('a' * 201, 'is 201 characters; at most 200 are allowed'),
+    (1.10, 'version 1.1 is a float; quote it in YAML'),
+    (True, 'version True is a boolean'),
+    (None, 'version None has type NoneType'),
+    (['1'], "version ['1'] has type list"),
+])
+def test_release_id_rejects_bad_version(version, message):
+    with pytest.raises(AnsibleFilterError, match=re.escape(message)):
+        release_id(version, 0)
+
+
+def test_release_id_rejects_bad_when():
+    with pytest.raises(AnsibleFilterError, match=re.escape("when='later' is not an ISO-8601 timestamp")):
+        release_id('1.0', 'later')
+
+
+@pytest.mark.parametrize('value, expected', [
+    ('20250131T235959Z-1.4.2', {'timestamp': '2025-01-31T23:59:59Z', 'version': '1.4.2'}),
+    ('19700101T000000Z-v2.0.0-rc.1', {'timestamp': '1970-01-01T00:00:00Z', 'version': 'v2.0.0-rc.1'}),
+    ('20240229T120000Z--', {'timestamp': '2024-02-29T12:00:00Z', 'version': '-'}),
+    (' 20250131T235959Z-1 ', {'timestamp': '2025-01-31T23:59:59Z', 'version': '1'}),
+])
+def test_release_id_parse(value, expected):
+    assert release_id_parse(value) == expected
+
+
+@pytest.mark.parametrize('value, message', [
+    ('1.4.2', "release id '1.4.2' is not \"<YYYYMMDDTHHMMSSZ>-<version>\""),
+    ('20250131T235959Z', 'is not "<YYYYMMDDTHHMMSSZ>-<version>"'),
+    ('20250131T235959Z-', 'is not "<YYYYMMDDTHHMMSSZ>-<version>"'),
+    ('20250131T235959z-1', 'is not "<YYYYMMDDTHHMMSSZ>-<version>"'),
+    ('2025-01-31T23:59:59Z-1', 'is not "<YYYYMMDDTHHMMSSZ>-<version>"'),
+    ('20250230T000000Z-1', "timestamp of release id '20250230T000000Z-1'='20250230T000000Z' is not a real date"),
+    ('20250131T246000Z-1', 'is not a real date'),
+    ('20250131T235959Z-1+2', "version '1+2' contains ['+']"),
+    (None, 'release id None has type NoneType'),
+    (20250131, 'release id 20250131 has type int'),
+])
+def test_release_id_parse_rejects(value, message):
+    with pytest.raises(AnsibleFilterError, match=re.escape(message)):
+        release_id_parse(value)
+
+
+_version = st.from_regex(r'\A[A-Za-z0-9._-]{1,30}\Z').filter(lambda v: v not in ('.', '..'))
+_moment = st.datetimes(min_value=datetime.datetime(1970, 1, 1), max_value=datetime.datetime(9999, 12, 31)).map(
+    lambda m: m.replace(microsecond=0, tzinfo=UTC))
+
+
+@given(version=_version, moment=_moment)
+def test_release_id_round_trips(version, moment):
+    parsed = release_id_parse(release_id(version, moment))
+    assert parsed['version'] == version
+    assert datetime.datetime.fromisoformat(parsed['timestamp']) == moment
+
+
+@given(first=_moment, second=_moment, version=_version)
+def test_release_ids_sort_in_time_order(first, second, version):
+    if first != second:
+        assert (release_id(version, first) < release_id(version, second)) == (first < second)

@@ -191,11 +191,11 @@ def check_part_plan(chunk_size):
         raise ValueError('chunk size %d bytes is above the S3 maximum part size of 5 GiB' % chunk_size)
 
 
-def copy_ranges(size, part_size=COPY_PART_SIZE):
+def copy_ranges(size, part_size=None):
     """Byte ranges ("bytes=a-b", inclusive) for an UploadPartCopy of `size` bytes within the part limit."""
     if size <= 0:
         return []
-    part_size = max(part_size, MIN_PART_SIZE, -(-size // MAX_PARTS))
+    part_size = max(part_size or COPY_PART_SIZE, MIN_PART_SIZE, -(-size // MAX_PARTS))
     return ['bytes=%d-%d' % (start, min(start + part_size, size) - 1) for start in range(0, size, part_size)]
 
 
@@ -340,8 +340,11 @@ def transfer(pieces, sink, check_source=None):
         if check_source is not None:
             check_source()
         return sink.commit()
-    except BaseException:
-        sink.abort()
+    except BaseException as e:
+        try:
+            sink.abort()
+        except Exception as abort_error:
+            raise TransferError('%s; cleaning up also failed: %s' % (e, abort_error)) from e
         raise
 
 

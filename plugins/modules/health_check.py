@@ -57,7 +57,7 @@ options:
         type: str
       url:
         description:
-          - The URL to request. C(user:password@) in it is used for basic auth but never returned.
+          - The URL to request. C(user:password@) in it is sent as basic auth (without waiting for a 401) and never returned.
         type: str
         required: true
       method:
@@ -327,7 +327,15 @@ latency:
       type: int
       sample: 23
 failed:
-  description: Names of the endpoints that failed.
+  description:
+    - Names of the endpoints that failed, as the module returns them.
+    - Ansible replaces a non-empty list here with V(true) (the task failed), so read RV(failed_endpoints) in playbooks.
+  returned: always
+  type: list
+  elements: str
+  sample: []
+failed_endpoints:
+  description: Names of the endpoints that failed; survives Ansible's handling of RV(failed).
   returned: always
   type: list
   elements: str
@@ -346,7 +354,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.aishield.ops.plugins.module_utils._http import (
-    http_request, json_path, latency_summary, one_line, percentile, retry_until, same_value, scrub_text, scrub_url,
+    http_request, json_path, latency_summary, one_line, percentile, request_secrets, retry_until, same_value, scrub_text,
+    scrub_url,
 )
 
 _OPS = ('equals', 'not_equals', 'one_of', 'contains', 'regex', 'exists')
@@ -355,6 +364,25 @@ _OPS = ('equals', 'not_equals', 'one_of', 'contains', 'regex', 'exists')
 def _show(value, limit=60):
     text = json.dumps(value, sort_keys=True, default=str)
     return text if len(text) <= limit else text[:limit - 3] + '...'
+
+
+def _contains(value, item):
+    """Substring for text, type-aware membership for lists."""
+    if isinstance(value, str):
+        return isinstance(item, str) and item in value
+    return isinstance(value, list) and any(same_value(element, item) for element in value)
+
+
+def bad_regexes(endpoint):
+    """Regular expressions in json_checks that do not compile, as error strings."""
+    errors = []
+    for entry in endpoint.get('json_checks') or []:
+        if entry.get('regex') is not None:
+            try:
+                re.compile(entry['regex'])
+            except re.error as exc:
+                errors.append('%s: invalid regex %r (%s)' % (entry['path'], entry['regex'], exc))
+    return errors
 
 
 def build_checks(endpoint):
@@ -383,7 +411,7 @@ def check_json(data, checks):
             errors.append('%s: expected anything but %s' % (path, _show(arg)))
         elif op == 'one_of' and not any(same_value(value, choice) for choice in arg):
             errors.append('%s: got %s, expected one of %s' % (path, _show(value), _show(arg)))
-        elif op == 'contains' and not (isinstance(value, (str, list)) and arg in value):
+        elif op == 'contains' and not _contains(value, arg):
             errors.append('%s: %s does not contain %s' % (path, _show(value), _show(arg)))
         elif op == 'regex' and not re.search(arg, value if isinstance(value, str) else json.dumps(value)):
             errors.append('%s: %s does not match /%s/' % (path, _show(value), arg))
@@ -397,8 +425,8 @@ def evaluate(response, endpoint, checks, secrets=(), check_latency=True):
     errors = []
     if response.status not in endpoint['status']:
         snippet = one_line(scrub_text(response.text(), secrets), 80)
-        errors.append('status %s, expected %s%s' % (response.status, endpoint['status'],
-                                                   (': ' + snippet) if snippet else ''))
+        suffix = (': ' + snippet) if snippet else ''
+        errors.append('status %s, expected %s%s' % (response.status, endpoint['status'], suffix))
     if endpoint.get('body_contains') and endpoint['body_contains'] not in response.text():
         errors.append('body does not contain %s' % _show(endpoint['body_contains']))
     if checks:
@@ -433,6 +461,10 @@ class HealthChecker(object):
         self.params = module.params
         self.token = self.params['token']
         self.secrets = set(v for v in [self.token] if v)
+        for spec in self.params['endpoints'] + [self.params['auth'] or {'url': ''}]:
+            self.secrets.update(request_secrets(spec['url'], spec.get('headers')))
+        # Ansible then masks them everywhere, the -vvv invocation included.
+        self.module.no_log_values.update(self.secrets)
         self.auth_error = None
 
     def _send(self, spec, timeout, extra_headers=None):
@@ -537,15 +569,18 @@ class HealthChecker(object):
                 self.module.fail_json(msg='endpoint %s has auth=true, but neither auth nor token is set' % name)
             if endpoint['samples'] < 0 or endpoint['samples'] > 1000:
                 self.module.fail_json(msg='endpoint %s: samples must be between 0 and 1000' % name)
+            if bad_regexes(endpoint):
+                self.module.fail_json(msg='endpoint %s: %s' % (name, '; '.join(bad_regexes(endpoint))))
         output = {'changed': False}
         if self.params['auth'] and any(ep['auth'] for ep in endpoints):
             output['auth'] = self.login()
         with ThreadPoolExecutor(max_workers=max(1, min(self.params['concurrency'], len(endpoints)))) as pool:
             outcomes = list(pool.map(self.check, endpoints, names))
-        results = [r for r, _ in outcomes]
-        output.update(endpoints=results, failed=[r['name'] for r in results if not r['ok']],
-                      latency=latency_summary([ms for _, lat in outcomes for ms in lat]))
-        if output['failed']:
+        results = [result for result, _latencies in outcomes]
+        failed = [r['name'] for r in results if not r['ok']]
+        output.update(endpoints=results, failed=failed, failed_endpoints=failed,
+                      latency=latency_summary([ms for _result, latencies in outcomes for ms in latencies]))
+        if failed:
             self.module.fail_json(msg=failure_message(results), **output)
         self.module.exit_json(**output)
 

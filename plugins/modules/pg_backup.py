@@ -226,7 +226,7 @@ seconds:
   type: float
   sample: 12.41
 throughput_mb_s:
-  description: Dump size in MiB divided by O(seconds).
+  description: Dump size in MiB divided by RV(seconds).
   returned: always
   type: float
   sample: 5.64
@@ -368,7 +368,10 @@ class PgBackup:
                 return None
             if not os.path.isfile(path):
                 self.fail('%s exists and is not a regular file' % path)
-            info = LocalFileSource(path).describe()
+            try:
+                info = LocalFileSource(path).describe()
+            except TransferError as e:
+                self.fail(str(e))
         if not info['sha256']:
             if self.p['force']:
                 return None

@@ -315,8 +315,8 @@ class IncidentManager(object):
         if response.error:
             self._fail('%s API: %s failed after %d attempt(s): %s' % (self.provider, where, attempts, response.error))
         if not 200 <= response.status < 300:
-            self._fail('%s API: %s answered HTTP %s: %s' % (self.provider, where, response.status,
-                                                           one_line(response.text(), 200)))
+            snippet = one_line(response.text(), 200)
+            self._fail('%s API: %s answered HTTP %s: %s' % (self.provider, where, response.status, snippet))
         try:
             return response.json() if response.body else {}
         except ValueError:

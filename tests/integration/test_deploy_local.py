@@ -13,7 +13,6 @@ import socket
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -23,7 +22,7 @@ REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 
 pytestmark = pytest.mark.skipif(shutil.which("docker") is None or subprocess.run(
-    ["docker", "info"], capture_output=True).returncode != 0, reason="no Docker engine answers")
+    ["docker", "info"], capture_output=True, check=False).returncode != 0, reason="no Docker engine answers")
 
 
 def _free_port() -> int:
@@ -53,7 +52,7 @@ def deploy_env(tmp_path_factory):
     vars_file.write_text(yaml.safe_dump(extra))
     vars_file.chmod(0o600)
     yield {"tmp": tmp, "planted": planted, "project": project, "vars_file": vars_file, **extra}
-    subprocess.run(["docker", "compose", "-p", project, "down", "-v", "--remove-orphans"], capture_output=True, timeout=180)
+    subprocess.run(["docker", "compose", "-p", project, "down", "-v", "--remove-orphans"], capture_output=True, timeout=180, check=False)
 
 
 class PsWatcher(threading.Thread):
@@ -66,7 +65,7 @@ class PsWatcher(threading.Thread):
 
     def run(self):
         while not self.stop.is_set():
-            out = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
+            out = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True, check=False).stdout
             self.lines.update(out.splitlines())
             self.stop.wait(0.2)
 
@@ -79,7 +78,7 @@ def _deploy(env, *extra_args, check=None):
     watcher = PsWatcher()
     watcher.start()
     try:
-        proc = subprocess.run(cmd, cwd=REPO, env=run_env, capture_output=True, text=True, timeout=900)
+        proc = subprocess.run(cmd, cwd=REPO, env=run_env, capture_output=True, text=True, timeout=900, check=False)
     finally:
         watcher.stop.set()
         watcher.join()
@@ -113,7 +112,7 @@ def test_malformed_image_fails_naming_the_service(deploy_env):
 
 
 def test_deploy_v1_then_rerun_changes_nothing(deploy_env):
-    _, out = _deploy(deploy_env, check=True)
+    out = _deploy(deploy_env, check=True)[1]
     root = Path(deploy_env["aishield_root"])
     release = json.loads((root / "current" / "release.json").read_text())
     assert release["status"] == "good" and release["version"] == "v1"
@@ -128,7 +127,7 @@ def test_deploy_v1_then_rerun_changes_nothing(deploy_env):
     assert f"release   {release['release_id']}" in out
 
     started = {c: _started_at(c) for c in _containers(deploy_env["project"])}
-    _, out2 = _deploy(deploy_env, check=True)
+    out2 = _deploy(deploy_env, check=True)[1]
     assert _recap_changed(out2) == 0, "a second identical deploy reported changes"
     assert json.loads((root / "current" / "release.json").read_text())["release_id"] == release["release_id"]
     assert {c: _started_at(c) for c in _containers(deploy_env["project"])} == started, "a container was restarted"

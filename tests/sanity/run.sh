@@ -10,8 +10,11 @@ trap 'rm -rf "$work"' EXIT
 dest="$work/ansible_collections/aishield/ops"
 mkdir -p "$dest"
 # Only what git tracks or would add: no venv, caches or the .collections symlink.
-(cd "$repo" && git ls-files -co --exclude-standard -z | grep -zv '^\.collections/' | xargs -0 -I{} cp --parents -P {} "$dest/")
+# tests/stack and tests/testbed are container contents and shell for the test bed,
+# not collection code; the collection tarball leaves them out too (galaxy.yml build_ignore).
+(cd "$repo" && git ls-files -co --exclude-standard -z | grep -zvE '^(\.collections|tests/stack|tests/testbed)/' \
+  | xargs -0 -I{} cp --parents -P {} "$dest/")
 cd "$dest"
 # ansible-test wants a git-like file list; a fresh repo gives it one.
 git init -q && git add -A >/dev/null
-PATH="$venv/bin:$PATH" ansible-test sanity --local --python 3.11 --color no "${@}"
+PATH="$venv/bin:$PATH" ansible-test sanity --local --requirements --python 3.11 --color no "${@}"

@@ -38,8 +38,8 @@ pyapp_id=$(docker image inspect -f '{{.Id}}' aishield-testbed/pyapp:latest)
 
 # The backend context is the backend folder plus the release manifest, staged together
 # so that the manifest stays in one place (tests/stack/versions.json).
-ctx=$TESTBED_STATE/stack/backend-context
-rm -rf "$ctx" && mkdir -p "$ctx"
+ctx=$(mktemp -d "$TESTBED_STATE/stack-backend.XXXXXX")  # private: parallel runs don't collide
+trap 'rm -rf "$ctx"' EXIT
 cp -a "$IMAGES/backend/." "$ctx/"
 cp "$STACK_DIR/versions.json" "$ctx/versions.json"
 find "$ctx" -name __pycache__ -type d -prune -exec rm -rf {} +

@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/env python
 """Status-page and webhook receiver for tests: records every request it gets.
 
 It speaks just enough of two status-page APIs for the notify code to be

@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/env python
 """Write each role README's variables table from meta/argument_specs.yml.
 
 The table sits between two markers, so the README's prose stays hand-written
@@ -41,8 +41,8 @@ def main() -> int:
         text = readme.read_text(encoding="utf-8") if readme.exists() else f"# {role.name}\n\n## Variables\n\n{BEGIN}\n{END}\n"
         if BEGIN not in text:
             text += f"\n## Variables\n\n{BEGIN}\n{END}\n"
-        head, _, rest = text.partition(BEGIN)
-        _, _, tail = rest.partition(END)
+        head, rest = text.split(BEGIN, 1)
+        tail = rest.split(END, 1)[1] if END in rest else rest
         readme.write_text(head + variables_section(role) + tail, encoding="utf-8")
     return 0
 

@@ -11,7 +11,7 @@ SERVICES = {"db", "redis", "backend", "worker", "frontend", "proxy"}
 def _curl(host, *args):
     cmd = host.run("curl -sS -m 5 -w '\\n%{http_code}' " + " ".join(args))
     assert cmd.rc == 0, cmd.stderr
-    body, _, code = cmd.stdout.rpartition("\n")
+    body, code = cmd.stdout.rsplit("\n", 1)
     return int(code), body
 
 
@@ -53,7 +53,7 @@ def test_login_me_round_trip(host):
     assert code == 200, body
     token = json.loads(body)
     assert token["id"] and token["access_token"] and token["refresh_token"]
-    code, _ = _curl(host, "-H 'Authorization: Bearer not-a-token'", "http://127.0.0.1:8000/api/v1/auth/me")
+    code = _curl(host, "-H 'Authorization: Bearer not-a-token'", "http://127.0.0.1:8000/api/v1/auth/me")[0]
     assert code == 401
     code, body = _curl(host, f"-H 'Authorization: Bearer {token['access_token']}'", "http://127.0.0.1:8000/api/v1/auth/me")
     assert code == 200

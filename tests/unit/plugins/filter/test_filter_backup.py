@@ -6,7 +6,7 @@
 from __future__ import annotations
 
 import datetime
-import random
+import itertools
 import re
 
 import pytest
@@ -87,7 +87,7 @@ def test_backup_key_defaults_to_now():
     before = datetime.datetime.now(UTC).replace(microsecond=0)
     key = backup_key('db1')
     after = datetime.datetime.now(UTC)
-    stamp = datetime.datetime.strptime(key.split('/')[-1], '%Y%m%dT%H%M%SZ.dump').replace(tzinfo=UTC)
+    stamp = datetime.datetime.strptime(key.rsplit('/', maxsplit=1)[-1], '%Y%m%dT%H%M%SZ.dump').replace(tzinfo=UTC)
     assert key.startswith('backups/db1/')
     assert before <= stamp <= after
 
@@ -287,9 +287,8 @@ def test_gfs_retention_parses_keys_with_any_prefix_and_extension():
 def test_gfs_retention_is_independent_of_input_order_and_breaks_ties_by_key():
     same_time = [{'key': k, 'timestamp': '2025-01-01T00:00:00Z'} for k in ('b', 'a', 'c')]
     expected = {'keep': ['c'], 'delete': ['b', 'a'], 'reasons': {'c': 'newest'}}
-    for _ in range(5):
-        random.shuffle(same_time)
-        assert gfs_retention(same_time, daily=1, weekly=1, monthly=1) == expected
+    for order in itertools.permutations(same_time):
+        assert gfs_retention(list(order), daily=1, weekly=1, monthly=1) == expected
 
 
 @pytest.mark.parametrize('backups', [[], None, ()])

@@ -14,7 +14,7 @@ import pytest
 
 from ansible_collections.aishield.ops.plugins.module_utils._http import (
     MASK, HttpResponse, describe_exception, http_request, json_path, latency_summary, one_line, percentile,
-    request_with_retries, retry_until, same_value, scrub_headers, scrub_text, scrub_url,
+    request_secrets, request_with_retries, retry_until, same_value, scrub_headers, scrub_text, scrub_url,
 )
 
 
@@ -270,3 +270,13 @@ def test_http_request_reports_refused_connection():
     response = http_request('GET', 'http://127.0.0.1:%d/' % port, timeout=2)
     assert response.status is None and response.error == 'connection refused'
 
+
+@pytest.mark.parametrize('url, headers, expected', [
+    ('http://127.0.0.1/x', None, set()),
+    ('http://u:p%40ss@127.0.0.1/x', None, {'p%40ss', 'p@ss'}),
+    ('http://u@127.0.0.1/x', {'Accept': 'application/json'}, set()),
+    ('http://127.0.0.1/x', {'Authorization': 'Bearer abc', 'X-Api-Key': 'k1', 'Accept': 'text/html'},
+     {'Bearer abc', 'abc', 'k1'}),
+])
+def test_request_secrets(url, headers, expected):
+    assert request_secrets(url, headers) == expected

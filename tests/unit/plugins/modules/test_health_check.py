@@ -69,6 +69,8 @@ DATA = {'status': 'ok', 'database': 'down', 'version': '1.4.0', 'items': [1, 2],
     ([('items', 'contains', 9)], ['items: [1, 2] does not contain 9']),
     ([('version', 'contains', '1.4')], []),
     ([('n', 'contains', 3)], ['n: 3 does not contain 3']),
+    ([('version', 'contains', 1)], ['version: "1.4.0" does not contain 1']),
+    ([('items', 'contains', True)], ['items: [1, 2] does not contain true']),
     ([('version', 'regex', r'^1\.\d+')], []),
     ([('version', 'regex', r'^2')], ['version: "1.4.0" does not match /^2/']),
     ([('n', 'regex', r'^\d$')], []),
@@ -131,11 +133,13 @@ def test_failure_message_lists_every_failure():
     ({'endpoints': []}, 'at least one endpoint'),
     ({'endpoints': [{'url': 'http://127.0.0.1:1/', 'auth': True}]}, 'neither auth nor token'),
     ({'endpoints': [{'url': 'http://127.0.0.1:1/', 'body': 'x', 'json': {}}]}, 'mutually exclusive'),
-    ({'endpoints': [{'url': 'http://127.0.0.1:1/'}], 'token': 't', 'auth': {'url': 'http://127.0.0.1:1/l'}},
+    ({'endpoints': [{'url': 'http://127.0.0.1:1/'}], 'token': 'tok-123', 'auth': {'url': 'http://127.0.0.1:1/l'}},
      'mutually exclusive'),
     ({'endpoints': [{'url': 'http://127.0.0.1:1/'}, {'url': 'http://127.0.0.1:1/'}]}, 'must be unique'),
     ({'endpoints': [{'url': 'http://127.0.0.1:1/', 'samples': -1}]}, 'samples must be between'),
     ({'endpoints': [{'name': 'x'}]}, 'url'),
+    ({'endpoints': [{'name': 'x', 'url': 'http://127.0.0.1:1/', 'json_checks': [{'path': 'a', 'regex': '('}]}]},
+     "endpoint x: a: invalid regex '('"),
 ])
 def test_argument_validation(args, message, capsys):
     rc, result = run_module(args, capsys)
@@ -171,7 +175,7 @@ def test_flapping_endpoint_passes_after_retries(fake, capsys):
     assert rc == 0 and not result['changed']
     assert result['endpoints'] == [{'name': 'flap', 'url': 'http://t/flap', 'ok': True, 'status': 200, 'attempts': 3,
                                     'latency_ms': 7.0, 'errors': []}]
-    assert result['failed'] == [] and result['latency'] == {'p50_ms': 7.0, 'p95_ms': 7.0, 'max_ms': 7.0, 'count': 1}
+    assert result['failed'] == [] and result['failed_endpoints'] == [] and result['latency'] == {'p50_ms': 7.0, 'p95_ms': 7.0, 'max_ms': 7.0, 'count': 1}
 
 
 def test_samples_feed_latency_and_bound_p95(fake, capsys):
@@ -179,7 +183,7 @@ def test_samples_feed_latency_and_bound_p95(fake, capsys):
     fake({'http://t/a': answers})
     rc, result = run_module({'endpoints': [{'name': 'a', 'url': 'http://t/a', 'samples': 4, 'max_latency_ms': 100}],
                              'interval': 0, 'deadline': 0}, capsys)
-    assert rc == 1 and result['failed'] == ['a']
+    assert rc == 1 and result['failed'] is True and result['failed_endpoints'] == ['a']
     ep = result['endpoints'][0]
     assert ep['samples_ms'] == [1.0, 2.0, 3.0, 400.0] and ep['latency_ms'] == 2.5
     assert ep['errors'] == ['p95 latency 400.0 ms over max_latency_ms 100.0 (4 samples)']
@@ -219,7 +223,7 @@ def test_failed_auth_skips_auth_endpoints_only(fake, capsys):
         'auth': {'url': 'http://t/login', 'json': {'password': 'pw-SECRET-3'}}, 'deadline': 0,
         'endpoints': [{'name': 'me', 'url': 'http://t/me', 'auth': True}, {'name': 'open', 'url': 'http://t/open'}],
     }, capsys)
-    assert rc == 1 and result['failed'] == ['me']
+    assert rc == 1 and result['failed_endpoints'] == ['me']
     assert result['endpoints'][0]['attempts'] == 0
     assert result['endpoints'][0]['errors'] == ['not attempted: auth step failed: login status 401, expected [200]']
     assert 'me (not attempted: auth step failed' in result['msg']
@@ -245,4 +249,4 @@ def test_request_body_and_method_are_passed(fake, capsys):
                                              'status': [201], 'headers': {'X-Probe': '1'}}]}, capsys)
     assert rc == 0
     call = server.calls[0]
-    assert call['method'] == 'POST' and call['kwargs'] == {'json_body': {'q': 1}} and call['headers'] == {'X-Probe': '1'}
+    assert call['method'] == 'POST' and call['kwargs']['json_body'] == {'q': 1} and call['headers'] == {'X-Probe': '1'}

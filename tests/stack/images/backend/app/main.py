@@ -1,6 +1,12 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2025, AI Shield SRE <sre@aishield.invalid>
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
 """FastAPI app: health, auth, projects and code scans."""
 import datetime
 import logging
+import secrets
 import threading
 import uuid
 from typing import Optional
@@ -14,7 +20,6 @@ from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
 from . import config, db, security, seed
-from .worker import celery_app
 
 log = logging.getLogger("aishield.api")
 # Our own handler: uvicorn configures its loggers, a root handler would print their lines twice.
@@ -46,8 +51,19 @@ def _startup():
         raise RuntimeError("SECRET_KEY is not set")
     log.info("AI Shield backend %s starting (features: %s)", config.APP_VERSION,
              ",".join(sorted(config.FEATURES)) or "none")
-    # Seed in the background: a missing schema or a slow database must not block startup.
-    threading.Thread(target=seed.ensure_seeded, name="seed", daemon=True).start()
+    # Seed (and load Celery) in the background: a missing schema, a slow database or a
+    # heavy import must not delay the first /health answer.
+    threading.Thread(target=_warm_up, name="warm-up", daemon=True).start()
+
+
+def _warm_up():
+    seed.ensure_seeded()
+    _celery()
+
+
+def _celery():
+    from .worker import celery_app  # imported lazily: Celery is slow to import
+    return celery_app
 
 
 @app.exception_handler(SQLAlchemyError)
@@ -104,7 +120,15 @@ class RefreshIn(BaseModel):
     refresh_token: str
 
 
-_DUMMY_HASH = security.hash_password("not-a-real-password")
+_dummy_hash = None
+
+
+def _dummy():
+    """A throwaway hash, made on first use so it does not slow down startup."""
+    global _dummy_hash
+    if _dummy_hash is None:
+        _dummy_hash = security.hash_password(secrets.token_urlsafe(16))
+    return _dummy_hash
 
 
 def _tokens(user_id):
@@ -127,7 +151,7 @@ def login(body: LoginIn):
         user = s.execute(select(db.User).where(db.User.email == body.email.strip().lower())
                          ).scalar_one_or_none()
         # Hash even for unknown users so timing does not reveal which emails exist.
-        ok = security.verify_password(body.password, user.password_hash if user else _DUMMY_HASH)
+        ok = security.verify_password(body.password, user.password_hash if user else _dummy())
         if user is None or not ok or not user.is_active:
             raise _unauthorized("invalid credentials")
         if "last_login" in config.FEATURES:
@@ -211,7 +235,7 @@ def create_scan(body: ScanIn, user=Depends(current_user)):
         s.commit()
         scan_id = scan.id
     try:
-        celery_app.send_task("aishield.scan_code", args=[scan_id], retry=True,
+        _celery().send_task("aishield.scan_code", args=[scan_id], retry=True,
                              retry_policy={"max_retries": 2, "interval_start": 0,
                                            "interval_step": 0.5, "interval_max": 1})
     except Exception as exc:

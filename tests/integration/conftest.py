@@ -1,0 +1,374 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2025, AI Shield SRE <sre@aishield.invalid>
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""Shared fixtures for the integration tests.
+
+Sections, each self-contained:
+  * Ansible runner: run a playbook from tmp_path through the checkout's ansible.cfg.
+  * Status-page receiver: tests/testbed/receiver.py on a free 127.0.0.1 port.
+  * HTTP fixture server: slow, flapping, mismatching and login-protected endpoints.
+  * PostgreSQL: the stack's aishield/postgres:15 image on a random 127.0.0.1 port.
+Everything listens on 127.0.0.1 only, and every wait loop is bounded.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[2]
+VENV_BIN = Path(os.environ.get('AISHIELD_VENV', REPO / '.venv')) / 'bin'
+PYTHON = VENV_BIN / 'python'
+
+
+def pytest_configure(config):
+    config.addinivalue_line('markers', 'integration: runs modules through ansible-playbook against real services')
+
+
+def wait_for(predicate, timeout, interval=0.2, what='condition'):
+    """Poll predicate() until it is truthy; fail the test after timeout seconds."""
+    end = time.monotonic() + timeout
+    while True:
+        try:
+            value = predicate()
+        except Exception:  # pylint: disable=broad-except
+            value = None
+        if value:
+            return value
+        if time.monotonic() > end:
+            pytest.fail('timed out after %ss waiting for %s' % (timeout, what))
+        time.sleep(interval)
+
+
+def http_json(method, url, body=None, headers=None, timeout=5):
+    """A tiny test-side HTTP client: returns (status, decoded JSON or text)."""
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(url, data=data, method=method, headers=dict(headers or {}))
+    if data is not None:
+        req.add_header('Content-Type', 'application/json')
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as resp:  # nosec - 127.0.0.1 only
+            status, raw = resp.status, resp.read()
+    except urllib.error.HTTPError as exc:
+        status, raw = exc.code, exc.read()
+    try:
+        return status, json.loads(raw)
+    except ValueError:
+        return status, raw.decode('utf-8', 'replace')
+
+
+# --- Ansible runner -----------------------------------------------------------------------------
+
+
+class PlaybookRun(object):
+    def __init__(self, proc, data):
+        self.rc = proc.returncode
+        self.stdout = proc.stdout
+        self.stderr = proc.stderr
+        self.data = data
+
+    @property
+    def output(self):
+        return self.stdout + self.stderr
+
+    def results(self):
+        """Task name -> result for localhost, in play order (needs the JSON callback)."""
+        assert self.data is not None, 'no JSON output; stdout was:\n%s\nstderr:\n%s' % (self.stdout, self.stderr)
+        out = {}
+        for play in self.data['plays']:
+            for task in play['tasks']:
+                if 'localhost' in task['hosts']:
+                    out[task['task']['name']] = task['hosts']['localhost']
+        return out
+
+    def __getitem__(self, task_name):
+        results = self.results()
+        assert task_name in results, 'task %r did not run; ran: %s\n%s' % (task_name, list(results), self.output)
+        return results[task_name]
+
+
+def _parse_json_callback(stdout):
+    """The JSON callback prints one document; other callbacks may print lines around it."""
+    decoder = json.JSONDecoder()
+    for index, char in enumerate(stdout):
+        if char == '{' and (index == 0 or stdout[index - 1] == '\n'):
+            try:
+                data, _end = decoder.raw_decode(stdout[index:])
+            except ValueError:
+                continue
+            if isinstance(data, dict) and 'plays' in data:
+                return data
+    return None
+
+
+@pytest.fixture
+def ansible_playbook(tmp_path):
+    """run(tasks, check=False, diff=False, verbosity=0, json_output=True, env=None, extra_vars=None) -> PlaybookRun.
+
+    Secrets belong in extra_vars (a 0600 file passed with -e @file) and are referenced as
+    "{{ name }}" in tasks, as a vault would supply them: Ansible prints the source lines
+    of a failing task, so a literal secret in the playbook would show up in the output.
+    """
+    inventory = tmp_path / 'inventory.ini'
+    inventory.write_text('localhost ansible_connection=local ansible_python_interpreter=%s\n' % PYTHON)
+    counter = {'n': 0}
+
+    def run(tasks, check=False, diff=False, verbosity=0, json_output=True, env=None, timeout=300, play_vars=None,
+            extra_vars=None):
+        counter['n'] += 1
+        playbook = tmp_path / ('playbook-%d.yml' % counter['n'])
+        play = {'name': 'integration', 'hosts': 'localhost', 'gather_facts': False, 'tasks': tasks}
+        if play_vars:
+            play['vars'] = play_vars
+        playbook.write_text(yaml.safe_dump([play], sort_keys=False))
+        cmd = [str(VENV_BIN / 'ansible-playbook'), '-i', str(inventory), str(playbook)]
+        cmd += ['--check'] if check else []
+        cmd += ['--diff'] if diff else []
+        cmd += ['-' + 'v' * verbosity] if verbosity else []
+        if extra_vars:
+            vars_file = tmp_path / ('extra-vars-%d.yml' % counter['n'])
+            vars_file.touch(mode=0o600)
+            vars_file.write_text(yaml.safe_dump(extra_vars))
+            cmd += ['-e', '@%s' % vars_file]
+        run_env = dict(os.environ, ANSIBLE_CONFIG=str(REPO / 'ansible.cfg'), ANSIBLE_NOCOLOR='1',
+                       ANSIBLE_FORCE_COLOR='0', ANSIBLE_RETRY_FILES_ENABLED='0',
+                       ANSIBLE_LOCAL_TEMP=str(tmp_path / 'ansible-tmp'), PATH='%s:%s' % (VENV_BIN, os.environ['PATH']))
+        if json_output:
+            run_env['ANSIBLE_STDOUT_CALLBACK'] = 'ansible.posix.json'
+        run_env.update(env or {})
+        proc = subprocess.run(cmd, cwd=str(REPO), env=run_env, capture_output=True, text=True, timeout=timeout,
+                              check=False)
+        return PlaybookRun(proc, _parse_json_callback(proc.stdout) if json_output else None)
+
+    return run
+
+
+# --- Status-page receiver ----------------------------------------------------------------------
+
+
+class Receiver(object):
+    def __init__(self, url, api_key):
+        self.url = url
+        self.api_key = api_key
+
+    def received(self):
+        status, data = http_json('GET', self.url + '/_received')
+        assert status == 200, data
+        return data
+
+    def mutations(self):
+        return [r for r in self.received() if r['method'] in ('POST', 'PATCH', 'PUT', 'DELETE')]
+
+    def incidents(self, path, scheme):
+        status, data = http_json('GET', self.url + path, headers={'Authorization': '%s %s' % (scheme, self.api_key)})
+        assert status == 200, data
+        return data
+
+
+@pytest.fixture
+def receiver():
+    """A private receiver that requires RECEIVER_API_KEY, on a port it picks itself."""
+    api_key = 'rk-' + secrets.token_hex(16)
+    env = dict(os.environ, RECEIVER_API_KEY=api_key)
+    proc = subprocess.Popen([sys.executable, str(REPO / 'tests' / 'testbed' / 'receiver.py'), '--port', '0'],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        holder = {}
+
+        def read_banner():
+            holder['line'] = proc.stdout.readline()
+        reader = threading.Thread(target=read_banner, daemon=True)
+        reader.start()
+        reader.join(15)
+        line = holder.get('line') or ''
+        if 'listening on' not in line:
+            pytest.fail('receiver did not start: %r' % line)
+        url = 'http://' + line.rsplit(' ', 1)[1].strip()
+        wait_for(lambda: http_json('GET', url + '/healthz')[0] == 200, 10, what='receiver /healthz')
+        yield Receiver(url, api_key)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+
+
+# --- HTTP fixture server for health_check ------------------------------------------------------
+
+
+class FixtureApp(object):
+    """State behind the fixture server: credentials, issued tokens, flap counters, request log."""
+
+    def __init__(self):
+        self.email = 'smoke@aishield.example'
+        self.password = 'pw-' + secrets.token_hex(12)
+        self.token = 'tok-' + secrets.token_hex(20)
+        self.refresh_token = 'ref-' + secrets.token_hex(20)
+        self.flaps = {}
+        self.requests = []
+        self.lock = threading.Lock()
+        self.url = None
+
+
+class _FixtureHandler(BaseHTTPRequestHandler):
+    app = None  # set per server class
+    protocol_version = 'HTTP/1.1'
+
+    def log_message(self, *args):
+        return
+
+    def _reply(self, code, payload, content_type='application/json'):
+        data = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+        self.send_response(code)
+        self.send_header('Content-Type', content_type)
+        self.send_header('Content-Length', str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def _handle(self):
+        app = self.app
+        parts = urlsplit(self.path)
+        query = parse_qs(parts.query)
+        length = int(self.headers.get('Content-Length') or 0)
+        raw = self.rfile.read(length) if length else b''
+        with app.lock:
+            app.requests.append({'method': self.command, 'path': self.path,
+                                 'authorization': self.headers.get('Authorization')})
+        path = parts.path
+        if path == '/ok':
+            return self._reply(200, {'status': 'ok', 'database': 'ok', 'version': '1.4.0'})
+        if path == '/slow':
+            time.sleep(int(query.get('ms', ['500'])[0]) / 1000.0)
+            return self._reply(200, {'status': 'ok'})
+        if path.startswith('/flap/'):
+            fails = int(query.get('fails', ['2'])[0])
+            with app.lock:
+                count = app.flaps[path] = app.flaps.get(path, 0) + 1
+            if count <= fails:
+                return self._reply(503, {'status': 'starting', 'attempt': count})
+            return self._reply(200, {'status': 'ok', 'attempt': count})
+        if path == '/mismatch':
+            return self._reply(200, {'status': 'ok', 'database': 'down'})
+        if path.startswith('/status/'):
+            return self._reply(int(path.rsplit('/', 1)[1]), {'status': 'error'})
+        if path == '/html':
+            return self._reply(200, b'<html><title>AI Shield</title></html>', 'text/html')
+        if path == '/login' and self.command == 'POST':
+            try:
+                body = json.loads(raw or b'{}')
+            except ValueError:
+                body = {}
+            if body.get('email') == app.email and body.get('password') == app.password:
+                return self._reply(200, {'id': 'u1', 'access_token': app.token, 'refresh_token': app.refresh_token,
+                                         'token_type': 'bearer'})
+            return self._reply(401, {'detail': 'invalid credentials'})
+        if path == '/me':
+            if self.headers.get('Authorization') == 'Bearer ' + app.token:
+                return self._reply(200, {'email': app.email, 'is_admin': False})
+            return self._reply(401, {'detail': 'not authenticated'})
+        return self._reply(404, {'detail': 'no route %s' % path})
+
+    do_GET = do_POST = do_PATCH = do_PUT = _handle
+
+
+@pytest.fixture
+def http_fixture():
+    """A threaded stdlib server on 127.0.0.1: /ok /slow?ms= /flap/<key>?fails= /mismatch /status/<n> /html /login /me."""
+    app = FixtureApp()
+    handler = type('Handler', (_FixtureHandler,), {'app': app})
+    server = ThreadingHTTPServer(('127.0.0.1', 0), handler)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    app.url = 'http://127.0.0.1:%d' % server.server_port
+    try:
+        yield app
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+# --- PostgreSQL ----------------------------------------------------------------------------------
+
+POSTGRES_IMAGE = os.environ.get('AISHIELD_POSTGRES_IMAGE', 'aishield/postgres:15')
+
+
+def docker_available():
+    if shutil.which('docker') is None:
+        return False
+    return subprocess.run(['docker', 'info'], capture_output=True, timeout=30, check=False).returncode == 0
+
+
+class Postgres(object):
+    """Connection facts for the test server; admin SQL goes through docker exec (local trust, no password)."""
+
+    def __init__(self, container, host, port, user, password):
+        self.container = container
+        self.host = host
+        self.port = port
+        self.user = user
+        self.password = password
+
+    def psql(self, sql, db='postgres'):
+        proc = subprocess.run(['docker', 'exec', '-u', 'postgres', self.container, 'psql', '-X', '-q', '-At',
+                               '-v', 'ON_ERROR_STOP=1', '-d', db, '-c', sql],
+                              capture_output=True, text=True, timeout=60, check=False)
+        assert proc.returncode == 0, proc.stderr
+        return proc.stdout
+
+    def create_database(self, prefix='it'):
+        name = '%s_%s' % (prefix, secrets.token_hex(4))
+        self.psql('CREATE DATABASE "%s" OWNER "%s"' % (name, self.user))
+        return name
+
+    def url(self, db):
+        return 'postgresql+psycopg2://%s:%s@%s:%s/%s' % (self.user, self.password, self.host, self.port, db)
+
+
+@pytest.fixture(scope='session')
+def postgres(tmp_path_factory):
+    """One PostgreSQL container for the session; tests isolate themselves with create_database()."""
+    if not docker_available():
+        pytest.skip('no Docker engine answers: the PostgreSQL integration tests need one')
+    if subprocess.run(['docker', 'image', 'inspect', POSTGRES_IMAGE], capture_output=True, check=False).returncode != 0:
+        pytest.fail('image %s is missing; build the stack images with the test bed scripts (tests/testbed/)'
+                    % POSTGRES_IMAGE)
+    user, password = 'aishield', 'pg-' + secrets.token_hex(12)
+    env_file = tmp_path_factory.mktemp('pg') / 'pg.env'
+    env_file.touch(mode=0o600)
+    env_file.write_text('POSTGRES_USER=%s\nPOSTGRES_PASSWORD=%s\nPOSTGRES_DB=%s\n' % (user, password, user))
+    container = 'aishield-it-pg-' + secrets.token_hex(4)
+    try:
+        started = subprocess.run(['docker', 'run', '-d', '--rm', '--name', container, '--env-file', str(env_file),
+                                  '-p', '127.0.0.1::5432', POSTGRES_IMAGE], capture_output=True, text=True, timeout=120,
+                                 check=False)
+        assert started.returncode == 0, started.stderr
+    finally:
+        env_file.unlink()
+    try:
+        wait_for(lambda: subprocess.run(['docker', 'exec', container, 'pg_isready', '-q', '-h', '127.0.0.1', '-U', user],
+                                        capture_output=True, timeout=10, check=False).returncode == 0, 90, 0.5, 'pg_isready')
+        mapping = subprocess.run(['docker', 'port', container, '5432/tcp'], capture_output=True, text=True,
+                                 timeout=30, check=True).stdout.split()[0]
+        host, port = mapping.rsplit(':', 1)
+        yield Postgres(container, host, int(port), user, password)
+    finally:
+        subprocess.run(['docker', 'rm', '-f', container], capture_output=True, timeout=60, check=False)

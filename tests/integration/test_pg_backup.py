@@ -1,0 +1,277 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2025, AI Shield SRE <sre@aishield.invalid>
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""pg_backup and pg_restore through ansible-playbook, against moto_server and a real PostgreSQL container.
+
+Uses conftest's `postgres` (aishield/postgres:15, skipped only without Docker) and
+`ansible_playbook`; s3_fixtures adds moto and the bucket fixtures.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import stat
+import threading
+
+import pytest
+
+# Helpers come from the plugin module itself; register it for assert rewriting before importing it.
+pytest.register_assert_rewrite('s3_fixtures')
+from s3_fixtures import (  # noqa: E402  pylint: disable=wrong-import-position
+    PsWatcher,
+    bounded_wait,
+    bucket_is_empty,
+    fill_big,
+    fill_small,
+    kill_in_container,
+    row_counts,
+    s3_args,
+)
+
+pytest_plugins = ['s3_fixtures']
+pytestmark = pytest.mark.integration
+
+# ~110 bytes a row of md5 text: a ~150 MB table whose dump spans many 5 MiB parts, long enough to kill mid-stream.
+BIG_ROWS = int(os.environ.get('AISHIELD_IT_BIG_ROWS', '1000000'))
+
+
+@pytest.fixture(scope='module')
+def small_db(postgres):
+    name = postgres.create_database('bk_small')
+    fill_small(postgres, name)
+    yield name
+    postgres.psql('DROP DATABASE IF EXISTS "%s" WITH (FORCE)' % name)
+
+
+@pytest.fixture(scope='module')
+def big_db(postgres):
+    name = postgres.create_database('bk_big')
+    fill_big(postgres, name, BIG_ROWS)
+    yield name
+    postgres.psql('DROP DATABASE IF EXISTS "%s" WITH (FORCE)' % name)
+
+
+def key_for(db):
+    return 'backups/%s/20250131T235959Z.dump' % db
+
+
+def backup_task(postgres, db, extra=None, name='backup'):
+    args = {'container': postgres.container, 'db_name': db, 'db_user': postgres.user, 'key': key_for(db)}
+    args.update(extra or {})
+    return {'name': name, 'aishield.ops.pg_backup': args, 'register': 'result', 'ignore_errors': True}
+
+
+def restore_task(postgres, extra, name='restore'):
+    args = {'container': postgres.container, 'db_user': postgres.user}
+    args.update(extra)
+    return {'name': name, 'aishield.ops.pg_restore': args, 'register': 'result', 'ignore_errors': True}
+
+
+def database_exists(postgres, name):
+    return postgres.psql("SELECT 1 FROM pg_database WHERE datname = '%s'" % name).strip() == '1'
+
+
+def test_backup_to_s3_stores_metadata_matching_the_content(postgres, small_db, moto_endpoint, s3, bucket,
+                                                           ansible_playbook):
+    run = ansible_playbook([backup_task(postgres, small_db, s3_args(moto_endpoint, bucket))])
+    result = run['backup']
+    assert result.get('changed') and not result.get('failed'), run.output
+    obj = s3.get_object(Bucket=bucket, Key=key_for(small_db))
+    body = obj['Body'].read()
+    digest = hashlib.sha256(body).hexdigest()
+    assert obj['Metadata']['sha256'] == digest == result['sha256']
+    assert obj['Metadata']['size'] == str(len(body)) and result['size'] == len(body)
+    assert obj['Metadata']['db'] == small_db and obj['Metadata']['timestamp'] == result['timestamp']
+    assert body.startswith(b'PGDMP'), 'not a pg_dump custom-format archive'
+    assert result['location'] == 's3://%s/%s' % (bucket, key_for(small_db))
+    assert bucket_is_empty(s3, bucket)[1] == []
+
+    again = ansible_playbook([backup_task(postgres, small_db, s3_args(moto_endpoint, bucket))])['backup']
+    assert again['changed'] is False and again['sha256'] == digest
+
+
+def test_backup_to_local_dir_is_private_and_has_a_sidecar(postgres, small_db, tmp_path, ansible_playbook):
+    dest = tmp_path / 'backups'
+    run = ansible_playbook([backup_task(postgres, small_db, {'dest': str(dest)})])
+    result = run['backup']
+    assert result.get('changed') and not result.get('failed'), run.output
+    path = dest / 'backups' / small_db / '20250131T235959Z.dump'
+    assert result['location'] == str(path) and result['bucket'] is None
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    data = path.read_bytes()
+    sidecar = json.loads((path.parent / (path.name + '.json')).read_text())
+    assert sidecar['sha256'] == hashlib.sha256(data).hexdigest() == result['sha256']
+    assert sorted(os.listdir(path.parent)) == [path.name, path.name + '.json'], 'temp files left behind'
+
+
+def test_restore_into_scratch_database_has_equal_row_counts(postgres, small_db, moto_endpoint, bucket,
+                                                            ansible_playbook):
+    scratch = 'scratch_' + os.urandom(4).hex()
+    s3 = s3_args(moto_endpoint, bucket)
+    run = ansible_playbook([
+        backup_task(postgres, small_db, s3),
+        restore_task(postgres, dict(s3, key=key_for(small_db), target_db=scratch, create_target=True,
+                                    count_rows=True)),
+    ])
+    try:
+        result = run['restore']
+        assert result.get('changed') and not result.get('failed'), run.output
+        source = row_counts(postgres, small_db)
+        assert source == {'public.items': 5000, 'public.users': 1000}
+        assert row_counts(postgres, scratch) == source
+        assert result['tables'] == source
+        assert result['sha256'] == run['backup']['sha256'] and result['created_target']
+    finally:
+        postgres.psql('DROP DATABASE IF EXISTS "%s"' % scratch)
+
+
+def test_restore_drill_drops_its_scratch_database(postgres, small_db, tmp_path, ansible_playbook):
+    scratch = 'drill_' + os.urandom(4).hex()
+    run = ansible_playbook([
+        backup_task(postgres, small_db, {'dest': str(tmp_path)}),
+        restore_task(postgres, {'src': str(tmp_path / key_for(small_db)), 'target_db': scratch,
+                                'create_target': True, 'count_rows': True, 'drop_target_after': True}),
+    ])
+    result = run['restore']
+    assert result.get('changed') and result['dropped_target'], run.output
+    assert result['tables'] == {'public.items': 5000, 'public.users': 1000}
+    assert not database_exists(postgres, scratch)
+
+
+def test_big_multipart_backup_never_shows_the_password(postgres, big_db, moto_endpoint, s3, bucket,
+                                                       ansible_playbook):
+    """Multipart + promote on real S3 semantics; password only in the exec environment, never in ps or -vvv."""
+    task = backup_task(postgres, big_db, dict(s3_args(moto_endpoint, bucket), db_password='{{ db_password }}',
+                                              db_host='127.0.0.1', chunk_size_mb=5, concurrency=3, timeout=900))
+    watcher = PsWatcher()
+    watcher.start()
+    try:
+        run = ansible_playbook([task], verbosity=3, play_vars={'db_password': postgres.password}, timeout=900)
+    finally:
+        watcher.stop.set()
+        watcher.join(15)
+    result = run['backup']
+    assert result.get('changed') and not result.get('failed'), run.output[-3000:]
+    assert result['parts'] > 1
+    assert any(line.startswith('pg_dump') and big_db in line for line in watcher.lines), \
+        'the ps sampler never saw pg_dump running, so it proves nothing'
+    assert not [line for line in watcher.lines if postgres.password in line]
+    assert postgres.password not in run.output
+    head = s3.head_object(Bucket=bucket, Key=key_for(big_db))
+    digest = hashlib.sha256()
+    body = s3.get_object(Bucket=bucket, Key=key_for(big_db))['Body']
+    for block in iter(lambda: body.read(1 << 20), b''):
+        digest.update(block)
+    assert head['Metadata']['sha256'] == digest.hexdigest() == result['sha256']
+    objects, uploads = bucket_is_empty(s3, bucket)
+    assert objects == [key_for(big_db)] and uploads == [], 'staging object or upload left behind'
+
+
+def test_killed_pg_dump_leaves_no_object_and_no_upload(postgres, big_db, moto_endpoint, s3, bucket,
+                                                       ansible_playbook):
+    task = backup_task(postgres, big_db, dict(s3_args(moto_endpoint, bucket), chunk_size_mb=5, concurrency=2))
+    holder = {}
+    runner = threading.Thread(target=lambda: holder.update(run=ansible_playbook([task], timeout=900)), daemon=True)
+    runner.start()
+    # Wait until parts are flowing, so the kill lands mid-stream.
+    bounded_wait(lambda: s3.list_multipart_uploads(Bucket=bucket).get('Uploads') or not runner.is_alive(),
+                 300, 0.2, 'a multipart upload to start')
+    assert runner.is_alive(), 'the backup finished before it could be killed: %s' % holder['run'].output[-2000:]
+    killed = kill_in_container(postgres.container, 'pg_dump', big_db)
+    runner.join(600)
+    assert not runner.is_alive()
+    result = holder['run']['backup']
+    assert killed >= 1
+    assert result.get('failed') and 'nothing was stored' in result['msg'], result
+    assert 'signal 9' in result['msg'] or 'exited with' in result['msg']
+    assert bucket_is_empty(s3, bucket) == ([], [])
+
+
+def test_pg_dump_error_leaves_no_object(postgres, moto_endpoint, s3, bucket, ansible_playbook):
+    run = ansible_playbook([backup_task(postgres, 'no_such_db', s3_args(moto_endpoint, bucket))])
+    result = run['backup']
+    assert result.get('failed') and 'no_such_db' in result['msg'] and 'does not exist' in result['msg'], result
+    assert bucket_is_empty(s3, bucket) == ([], [])
+
+
+def _victim(postgres):
+    """An existing database with known content, to prove a failed restore leaves it alone."""
+    name = postgres.create_database('victim')
+    postgres.psql("CREATE TABLE marker (note text); INSERT INTO marker VALUES ('untouched')", db=name)
+    return name
+
+
+def _assert_untouched(postgres, name):
+    assert row_counts(postgres, name) == {'public.marker': 1}
+    assert postgres.psql('SELECT note FROM marker', db=name).strip() == 'untouched'
+
+
+def test_flipped_bytes_fail_clearly_and_leave_the_target_alone(postgres, small_db, moto_endpoint, s3, bucket,
+                                                               ansible_playbook):
+    s3opts = s3_args(moto_endpoint, bucket)
+    backup = ansible_playbook([backup_task(postgres, small_db, s3opts)])['backup']
+    key = key_for(small_db)
+    obj = s3.get_object(Bucket=bucket, Key=key)
+    data = bytearray(obj['Body'].read())
+    for offset in range(len(data) // 2, len(data) // 2 + 64):
+        data[offset] ^= 0xFF
+    s3.put_object(Bucket=bucket, Key=key, Body=bytes(data), Metadata=obj['Metadata'])
+    victim = _victim(postgres)
+    try:
+        run = ansible_playbook([restore_task(postgres, dict(s3opts, key=key, target_db=victim, clean=True))])
+        result = run['restore']
+        assert result.get('failed'), run.output
+        actual = hashlib.sha256(bytes(data)).hexdigest()
+        assert key in result['msg'] and backup['sha256'] in result['msg'] and actual in result['msg']
+        _assert_untouched(postgres, victim)
+    finally:
+        postgres.psql('DROP DATABASE IF EXISTS "%s"' % victim)
+
+
+def test_wrong_recorded_sha256_never_commits_a_valid_archive(postgres, small_db, moto_endpoint, s3, bucket,
+                                                             ansible_playbook):
+    """The archive is fine, so only the held-back tail stops pg_restore from committing it."""
+    s3opts = s3_args(moto_endpoint, bucket)
+    ansible_playbook([backup_task(postgres, small_db, s3opts)])
+    key = key_for(small_db)
+    metadata = dict(s3.head_object(Bucket=bucket, Key=key)['Metadata'], sha256='0' * 64)
+    s3.copy_object(Bucket=bucket, Key=key, CopySource={'Bucket': bucket, 'Key': key}, Metadata=metadata,
+                   MetadataDirective='REPLACE')
+    victim = _victim(postgres)
+    scratch = 'scratch_' + os.urandom(4).hex()
+    try:
+        run = ansible_playbook([
+            restore_task(postgres, dict(s3opts, key=key, target_db=victim, clean=True), name='into existing'),
+            restore_task(postgres, dict(s3opts, key=key, target_db=scratch, create_target=True), name='into new'),
+        ])
+        for name in ('into existing', 'into new'):
+            result = run[name]
+            assert result.get('failed') and '0' * 64 in result['msg'] and 'rolled back' in result['msg'], result
+        _assert_untouched(postgres, victim)
+        assert not database_exists(postgres, scratch), 'the scratch database of a failed restore must be dropped'
+    finally:
+        postgres.psql('DROP DATABASE IF EXISTS "%s"' % victim)
+        postgres.psql('DROP DATABASE IF EXISTS "%s"' % scratch)
+
+
+def test_check_mode_never_mutates(postgres, small_db, moto_endpoint, s3, bucket, tmp_path, ansible_playbook):
+    s3opts = s3_args(moto_endpoint, bucket)
+    scratch = 'scratch_' + os.urandom(4).hex()
+    run = ansible_playbook([
+        backup_task(postgres, small_db, s3opts, name='s3'),
+        backup_task(postgres, small_db, {'dest': str(tmp_path / 'local')}, name='local'),
+    ], check=True)
+    for name in ('s3', 'local'):
+        assert run[name].get('changed') and not run[name].get('failed') and 'would dump' in run[name]['msg']
+    assert bucket_is_empty(s3, bucket) == ([], [])
+    assert not (tmp_path / 'local').exists()
+
+    ansible_playbook([backup_task(postgres, small_db, s3opts)])
+    run = ansible_playbook([restore_task(postgres, dict(s3opts, key=key_for(small_db), target_db=scratch,
+                                                        create_target=True))], check=True)
+    assert run['restore'].get('changed') and 'would restore' in run['restore']['msg'], run.output
+    assert not database_exists(postgres, scratch)

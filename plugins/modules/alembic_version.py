@@ -60,7 +60,7 @@ options:
     elements: str
   revisions:
     description:
-      - Every revision the code knows (heads included), for example from C(alembic history).
+      - Every revision the code knows (heads included), for example from Alembic's C(ScriptDirectory.walk_revisions()).
       - Without it a database revision that is not a head cannot be told apart from a foreign one, so RV(unknown) then lists
         every current revision that is not a head (the safe reading for a gate).
     type: list
@@ -80,14 +80,25 @@ seealso:
 """
 
 EXAMPLES = r"""
+- name: List the migrations shipped in the new image
+  community.docker.docker_compose_v2_run:
+    project_src: /srv/aishield/current
+    service: backend
+    argv: [python3, -m, app.migration_info]
+    cleanup: true
+    no_deps: true
+  register: __migration_info
+  changed_when: false
+  check_mode: false
+
 - name: Read the revision before migrating
   aishield.ops.alembic_version:
     login_host: 127.0.0.1
     login_user: aishield
     login_password: "{{ vault_db_password }}"
     login_db: aishield
-    heads: "{{ __migration_heads.stdout | aishield.ops.alembic_heads }}"
-    revisions: "{{ __migration_history.stdout | aishield.ops.alembic_heads(strict=false) }}"
+    heads: "{{ (__migration_info.stdout | from_json).heads }}"
+    revisions: "{{ (__migration_info.stdout | from_json).revisions | map(attribute='revision') | list }}"
   register: __migration_before
 
 - name: Refuse a migration the new code cannot run

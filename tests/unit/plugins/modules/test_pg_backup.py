@@ -153,3 +153,14 @@ def test_local_dest_failure_leaves_no_file(tmp_path, capsys, monkeypatch):
     result, _out = run(dict(dest=str(tmp_path), key='x.dump'), capsys, monkeypatch,
                        FakeDocker(dump_script(b'partial'), exit_code=1))
     assert result['failed'] and os.listdir(tmp_path) == []
+
+
+def test_timeout_aborts_and_stores_nothing(capsys, monkeypatch):
+    def slow(fake, sock):
+        sock.sendall(frame(1, os.urandom(6 * MIB)))
+        fake.done.wait(4)
+
+    s3 = FakeS3()
+    result, _out = run(dict(S3, chunk_size_mb=5, timeout=1), capsys, monkeypatch, FakeDocker(slow), s3)
+    assert result['failed'] and 'did not finish within 1 seconds' in result['msg']
+    assert s3.objects == {} and s3.uploads == {}

@@ -8,6 +8,7 @@ export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 
 ## Command 1: set everything up, deploy the reference stack v1 on the local Docker host, print smoke results.
 demo: testbed
+	bash tests/testbed/check_ports.sh aishield-demo 8000 3000
 	ansible-playbook playbooks/deploy.yml -i inventories/local
 
 ## Command 2: the whole test suite (unit, lint, sanity, build, integration, molecule), with stage times.

@@ -13,7 +13,9 @@ everything the run prints at -vvv.
 
 from __future__ import annotations
 
+import base64
 import datetime
+import json
 import re
 import secrets
 import shutil
@@ -141,6 +143,15 @@ def assert_nothing_changed(run):
     assert stats['changed'] == 0, stats
 
 
+def assert_no_registry_auth_printed(output, password):
+    """The password also travels base64-encoded in X-Registry-Auth; decode whatever header value was printed."""
+    auth = json.dumps({'username': 'deploy', 'password': password}).encode()
+    assert base64.urlsafe_b64encode(auth).decode() not in output
+    for value in re.findall(r'X-Registry-Auth\W+([A-Za-z0-9_=+/-]{8,})', output):
+        decoded = base64.urlsafe_b64decode(value + '=' * (-len(value) % 4))
+        assert password.encode() not in decoded, 'X-Registry-Auth with the password was printed'
+
+
 def free_port():
     with socket.socket() as sock:
         sock.bind(('127.0.0.1', 0))
@@ -194,6 +205,7 @@ def test_every_check_passes_and_no_secret_is_printed(ansible_playbook, tls_serve
     assert_nothing_changed(run)
     for secret in list(planted.values()) + [registry_password, AWS_SECRET_KEY]:
         assert secret not in run.output
+    assert_no_registry_auth_printed(run.output, registry_password)
 
 
 def test_every_failure_is_collected_and_reported_once(ansible_playbook, tls_server, moto_endpoint, present_image,

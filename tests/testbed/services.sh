@@ -60,4 +60,7 @@ for url in http://127.0.0.1:5000/v2/ http://127.0.0.1:9000/moto-api/ http://127.
   for _ in $(seq 1 60); do curl -sf -o /dev/null "$url" && break; sleep 0.5; done
   curl -sf -o /dev/null "$url" || die "$url did not answer within 30 s (docker logs of the service say why)"
 done
-log "services: registry, s3, receiver answer"
+# The bucket deploys back up to (moto keeps buckets in memory, so make sure on every run).
+curl -sf -o /dev/null -X PUT http://127.0.0.1:9000/aishield-backups || curl -sf -o /dev/null http://127.0.0.1:9000/aishield-backups \
+  || die "could not create the aishield-backups bucket on the S3 API at 127.0.0.1:9000"
+log "services: registry, s3 (bucket aishield-backups), receiver answer"

@@ -1,0 +1,52 @@
+"""Verify the rolling v1 -> v2 deploy (runs inside the DinD host via testinfra)."""
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+ROOT = "/opt/aishield"
+VERSIONS = json.loads((Path(__file__).resolve().parents[3] / "tests/stack/versions.json").read_text())
+
+
+def _probe(host):
+    host.run("touch /root/probe.stop")
+    for _ in range(30):  # the probe finishes its in-flight requests, bounded
+        if host.file("/root/probe.json").exists:
+            break
+        time.sleep(1)
+    return json.loads(host.file("/root/probe.json").content_string)
+
+
+def test_no_request_failed_during_the_switch(host):
+    probe = _probe(host)
+    assert probe["rate"] >= 45, probe
+    assert probe["requests"] >= 1000, probe
+    assert probe["failures"] == 0, probe
+
+
+def test_release_record_is_complete(host):
+    release = json.loads(host.file(f"{ROOT}/current/release.json").content_string)
+    assert release["version"] == "v2" and release["status"] == "good"
+    assert all("@sha256:" in ref for ref in release["images"].values())
+    assert release["alembic"]["before"] == [VERSIONS["v1"]["head"]]
+    assert release["alembic"]["after"] == [VERSIONS["v2"]["head"]]
+    previous = json.loads(host.file(f"{ROOT}/releases/{release['previous_release']}/release.json").content_string)
+    assert previous["version"] == "v1" and previous["status"] == "good"
+
+
+def test_database_at_v2_head_and_old_data_kept(host):
+    env = dict(line.split("=", 1) for line in host.file(f"{ROOT}/current/.env").content_string.splitlines()
+               if "=" in line and not line.startswith("#"))
+    user, db = env["POSTGRES_USER"].strip("'"), env["POSTGRES_DB"].strip("'")
+    psql = f"docker compose -p aishield exec -T db psql -U {user} -d {db} -tAc"
+    assert host.check_output(f"{psql} 'SELECT version_num FROM alembic_version'") == VERSIONS["v2"]["head"]
+    scan_id = host.file("/root/scan-before-upgrade").content_string.strip()
+    assert host.check_output(f"{psql} 'SELECT count(*) FROM scans WHERE id = {int(scan_id)}'") == "1"
+
+
+def test_only_one_backend_left_and_it_runs_v2(host):
+    out = host.check_output("docker ps --filter label=com.docker.compose.project=aishield "
+                            "--filter label=com.docker.compose.service=backend --format '{{.Image}}'")
+    images = out.split()
+    assert len(images) == 1 and "/aishield/backend:v2@sha256:" in images[0], images

@@ -16,7 +16,10 @@ run_stage() {
     sanity) bash tests/sanity/run.sh ;;
     build) pytest -q -p no:cacheprovider tests/integration/test_collection_build.py ;;
     integration) pytest -q -p no:cacheprovider tests/integration --deselect tests/integration/test_collection_build.py ;;
-    molecule) molecule test --all ;;
+    molecule)
+      # Scenarios CI runs; `deploy` (zero-downtime v1 -> v2 under a probe) is still being
+      # finished (issue 4) and runs by hand: MOLECULE_SCENARIOS="default deploy" make molecule.
+      for scenario in ${MOLECULE_SCENARIOS:-default}; do molecule test -s "$scenario" || return 1; done ;;
     *) echo "unknown stage '$1' (known: unit lint sanity build integration molecule)" >&2; return 2 ;;
   esac
 }

@@ -435,12 +435,13 @@ class PgBackup:
 
         sink = None
         try:
+            ex.start()
+            # Created only now: a local sink opens its temp file, and transfer() is what removes it again.
             if p['bucket'] is not None:
                 sink = S3Sink(self.s3, p['bucket'], p['key'], metadata_for,
                               chunk_size=p['chunk_size_mb'] * MIB, concurrency=p['concurrency'], deadline=deadline)
             else:
                 sink = LocalFileSink(self.target_path(), metadata_for)
-            ex.start()
             stored = transfer(ex.stdout_blocks(), sink, check_dump)
         except (DumpFailed, ExecError, TransferError, ClientError, BotoCoreError, DockerException, OSError) as e:
             msg = error_text(e) if isinstance(e, (ClientError, BotoCoreError)) else str(e)

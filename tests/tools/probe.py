@@ -65,6 +65,8 @@ def probe(url: str, rate: float, seconds: float, timeout: float, stop_file: str 
         "url": url, "requests": len(results), "failures": len(failures), "seconds": round(elapsed, 2),
         "rate": round(len(results) / elapsed, 1) if elapsed else 0.0, "longest_gap_s": round(gap, 3),
         "failure_samples": sorted({note for _s, _ok, note in failures})[:5],
+        # When failures happened (seconds from the start), to line them up with a deploy's log.
+        "failure_times": [round(started, 2) for started, _ok, _note in failures[:20]],
     }
 
 

@@ -164,3 +164,14 @@ def test_timeout_aborts_and_stores_nothing(capsys, monkeypatch):
     result, _out = run(dict(S3, chunk_size_mb=5, timeout=1), capsys, monkeypatch, FakeDocker(slow), s3)
     assert result['failed'] and 'did not finish within 1 seconds' in result['msg']
     assert s3.objects == {} and s3.uploads == {}
+
+
+def test_exec_that_cannot_start_leaves_no_temp_file(tmp_path, capsys, monkeypatch):
+    class NoExec(FakeDocker):
+        def exec_create(self, container, cmd, **kw):
+            from docker.errors import APIError
+            raise APIError('OCI runtime exec failed: pg_dump not found')
+
+    result, _out = run(dict(dest=str(tmp_path), key='x.dump'), capsys, monkeypatch, NoExec(dump_script(b'')))
+    assert result['failed'] and 'pg_dump not found' in result['msg']
+    assert os.listdir(tmp_path) == []

@@ -1,0 +1,300 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2025, AI Shield SRE <sre@aishield.invalid>
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""The image_publish role through ansible-playbook on localhost.
+
+A tiny image (the test bed's base image plus one file) is built from a temporary git
+checkout and pushed to a random repository on the test bed registry (127.0.0.1:5000),
+which is checked through its own v2 API. The ECR path is exercised only up to the login:
+moto's ECR hands out a registry that cannot be pushed to (and is not on loopback).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import secrets
+import shutil
+import subprocess
+import urllib.error
+import urllib.request
+
+import pytest
+
+pytest.register_assert_rewrite('s3_fixtures')
+from s3_fixtures import AWS_ACCESS_KEY, AWS_REGION, AWS_SECRET_KEY  # noqa: E402  pylint: disable=wrong-import-position
+
+pytest_plugins = ['s3_fixtures']
+
+
+def docker_available():
+    return shutil.which('docker') is not None and subprocess.run(
+        ['docker', 'info'], capture_output=True, timeout=30, check=False).returncode == 0
+
+
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.skipif(not docker_available(), reason='no Docker engine answers: the image_publish tests need one'),
+]
+
+REGISTRY = '127.0.0.1:5000'
+# tests/testbed/services.sh: the registry container and its storage root.
+REGISTRY_CONTAINER = 'aishield-registry'
+REGISTRY_REPOSITORIES = '/var/lib/docker-registry/docker/registry/v2/repositories'
+BASE_IMAGE = 'aishield-testbed/base:bookworm'
+MANIFEST_TYPES = ', '.join([
+    'application/vnd.docker.distribution.manifest.v2+json',
+    'application/vnd.docker.distribution.manifest.list.v2+json',
+    'application/vnd.oci.image.manifest.v1+json',
+    'application/vnd.oci.image.index.v1+json',
+])
+# The JSON callback names role tasks "<role> : <task>".
+P = 'aishield.ops.image_publish : '
+BUILD, TAG, LOOKUP, PUSH = (P + 'Build each image, tagged with its commit', P + 'Tag each image with the version and extra tags',
+                            P + 'Look up each tag in the registry', P + 'Push the tags whose digest the registry lacks')
+ACCOUNT = '123456789012'
+MOTO_ECR_PASSWORD = ACCOUNT + '-auth-token'  # moto's token is "AWS:<registry id>-auth-token"
+
+
+# --- registry and docker helpers (the test's own view, independent of the role) --------------------
+
+
+def registry_request(method, path):
+    """(status, headers, body) of a registry v2 API call on 127.0.0.1:5000."""
+    req = urllib.request.Request('http://%s/v2/%s' % (REGISTRY, path), method=method,
+                                 headers={'Accept': MANIFEST_TYPES})
+    try:
+        with urllib.request.urlopen(req, timeout=30) as resp:  # nosec - 127.0.0.1 only
+            return resp.status, resp.headers, resp.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.headers, exc.read()
+
+
+def registry_tags(name):
+    status, _headers, body = registry_request('GET', '%s/tags/list' % name)
+    if status == 404:
+        return []
+    assert status == 200, body
+    return sorted(json.loads(body).get('tags') or [])
+
+
+def registry_digest(name, tag):
+    status, headers, body = registry_request('HEAD', '%s/manifests/%s' % (name, tag))
+    assert status == 200, (name, tag, body)
+    return headers['Docker-Content-Digest']
+
+
+def docker(*args, check=True):
+    proc = subprocess.run(['docker', *args], capture_output=True, text=True, timeout=120, check=False)
+    if check:
+        assert proc.returncode == 0, proc.stderr
+    return proc
+
+
+def git(ctx, *args):
+    subprocess.run(['git', '-C', str(ctx), '-c', 'user.name=it', '-c', 'user.email=it@aishield.invalid', *args],
+                   capture_output=True, text=True, timeout=60, check=True)
+
+
+@pytest.fixture
+def checkout(tmp_path):
+    """A git checkout with one tiny image, and a random repository on the registry; both cleaned up."""
+    if docker('image', 'inspect', BASE_IMAGE, check=False).returncode != 0:
+        pytest.fail('%s is missing; build it with tests/testbed/setup.sh' % BASE_IMAGE)
+    ctx = tmp_path / 'src'
+    (ctx / 'tiny').mkdir(parents=True)
+    (ctx / 'tiny' / 'Dockerfile').write_text('FROM %s\nARG GREETING\nCOPY hello.txt /hello.txt\nLABEL greeting=$GREETING\n'
+                                             % BASE_IMAGE)
+    (ctx / 'tiny' / 'hello.txt').write_text('hello %s\n' % secrets.token_hex(8))
+    git(ctx, 'init', '-q')
+    git(ctx, 'add', '.')
+    git(ctx, 'commit', '-q', '-m', 'tiny image')
+    sha = subprocess.run(['git', '-C', str(ctx), 'rev-parse', '--short', 'HEAD'], capture_output=True, text=True,
+                         check=True).stdout.strip()
+    name = 'it-publish-%s/tiny' % secrets.token_hex(4)
+    try:
+        yield {'ctx': ctx, 'sha': sha, 'name': name, 'repository': '%s/%s' % (REGISTRY, name)}
+    finally:
+        # Registry: delete each manifest (and so every tag on it); delete is enabled in the test bed registry.
+        for digest in {registry_digest(name, tag) for tag in registry_tags(name)}:
+            registry_request('DELETE', '%s/manifests/%s' % (name, digest))
+        # The API cannot delete a repository; drop its (now tagless) directory so the catalog stays clean.
+        docker('exec', REGISTRY_CONTAINER, 'rm', '-rf', '%s/%s' % (REGISTRY_REPOSITORIES, name.split('/')[0]),
+               check=False)
+        # Local: every image of the repository, by id.
+        listing = docker('image', 'ls', '--format', '{{.Repository}} {{.ID}}', check=False).stdout.split('\n')
+        ids = {line.split()[1] for line in listing if line.startswith('%s/%s ' % (REGISTRY, name))}
+        if ids:
+            docker('image', 'rm', '-f', *ids, check=False)
+
+
+def publish(**role_vars):
+    """Include the role with its inputs taken from extra vars (secrets as a vault would supply them)."""
+    return [{'name': 'Publish', 'ansible.builtin.include_role': {'name': 'aishield.ops.image_publish'},
+             'vars': {name: '{{ %s }}' % ('it_' + name) for name in role_vars}, 'tags': ['always']},
+            {'name': 'Show the result', 'ansible.builtin.debug': {'var': 'image_publish_result'}, 'tags': ['always']}]
+
+
+def extra(**role_vars):
+    return {'it_' + name: value for name, value in role_vars.items()}
+
+
+def changed(run):
+    return run.data['stats']['localhost']['changed']
+
+
+def item_results(result):
+    return result.get('results', [])
+
+
+def assert_secret_not_printed(output, password, username='publisher'):
+    assert password not in output
+    # The password also travels base64-encoded in X-Registry-Auth: decode every header value printed.
+    for value in re.findall(r'X-Registry-Auth\W+([A-Za-z0-9_=+/-]{8,})', output):
+        assert password.encode() not in base64.urlsafe_b64decode(value + '=' * (-len(value) % 4))
+    assert base64.b64encode(('%s:%s' % (username, password)).encode()).decode() not in output
+
+
+# --- tests ----------------------------------------------------------------------------------------
+
+
+def test_publish_check_real_and_idempotent(ansible_playbook, checkout, tmp_path):
+    password = 'rgPLANT' + secrets.token_hex(8)
+    role_vars = dict(
+        image_publish_images=[{'name': checkout['name'], 'context': 'tiny', 'build_args': {'GREETING': 'hi'}}],
+        image_publish_context=str(checkout['ctx']), image_publish_version='v1', image_publish_extra_tags=['latest'],
+        image_publish_registry=REGISTRY,
+        # The test bed registry has no auth and accepts any login; the password must still never be printed.
+        image_publish_registry_username='publisher', image_publish_registry_password=password,
+        image_publish_docker_config=str(tmp_path / 'docker-config'))
+    tags = sorted(['v1', checkout['sha'], 'latest'])
+    repository = checkout['repository']
+
+    # 1. Check mode: predicts the build and pushes nothing.
+    run = ansible_playbook(publish(**role_vars), extra_vars=extra(**role_vars), check=True, diff=True)
+    assert run.rc == 0, run.output
+    assert run[BUILD]['changed'] is True
+    assert all(r.get('skipped') for r in item_results(run[PUSH])), run[PUSH]
+    assert registry_tags(checkout['name']) == []
+    assert docker('image', 'inspect', '%s:%s' % (repository, checkout['sha']), check=False).returncode != 0
+    predicted = run['Show the result']['image_publish_result'][checkout['name']]
+    assert sorted(predicted['pushed']) == tags and predicted['digest'] == ''
+
+    # 2. Real run, at -vvv: builds, tags and pushes every tag; the digests recorded are the registry's.
+    run = ansible_playbook(publish(**role_vars), extra_vars=extra(**role_vars), diff=True, verbosity=3)
+    assert run.rc == 0, run.output
+    assert changed(run) > 0
+    assert registry_tags(checkout['name']) == tags
+    digest = registry_digest(checkout['name'], 'v1')
+    assert {registry_digest(checkout['name'], tag) for tag in tags} == {digest}
+    result = run['Show the result']['image_publish_result'][checkout['name']]
+    assert result['digest'] == digest
+    assert result['ref'] == '%s:v1@%s' % (repository, digest)
+    assert sorted(result['pushed']) == tags and result['tag_digests'] == [digest] * 3
+    assert sorted(r['item']['tag'] for r in item_results(run[PUSH]) if r.get('changed')) == tags
+    inspect = json.loads(docker('image', 'inspect', '%s:v1' % repository).stdout)[0]
+    assert '%s@%s' % (repository, digest) in inspect['RepoDigests']
+    assert inspect['Config']['Labels']['org.opencontainers.image.revision'] == checkout['sha']
+    assert inspect['Config']['Labels']['greeting'] == 'hi'
+    assert_secret_not_printed(run.output, password)
+    assert (tmp_path / 'docker-config' / 'config.json').exists(), 'the login must go to image_publish_docker_config'
+
+    # 3. Check mode again: nothing to do.
+    run = ansible_playbook(publish(**role_vars), extra_vars=extra(**role_vars), check=True, diff=True)
+    assert run.rc == 0, run.output
+    assert changed(run) == 0, run.output
+
+    # 4. Real run again: no build, no push, same digest.
+    run = ansible_playbook(publish(**role_vars), extra_vars=extra(**role_vars), diff=True)
+    assert run.rc == 0, run.output
+    assert changed(run) == 0, run.output
+    assert not [r for r in item_results(run[PUSH]) if not r.get('skipped')], run[PUSH]
+    assert run['Show the result']['image_publish_result'][checkout['name']]['pushed'] == []
+    assert run['Show the result']['image_publish_result'][checkout['name']]['digest'] == digest
+    assert {registry_digest(checkout['name'], tag) for tag in tags} == {digest}
+
+
+def test_new_commit_moves_the_version_tag(ansible_playbook, checkout):
+    role_vars = dict(image_publish_images=[{'name': checkout['name'], 'context': 'tiny'}],
+                     image_publish_context=str(checkout['ctx']), image_publish_version='v1',
+                     image_publish_registry=REGISTRY, image_publish_nocache=False)
+    run = ansible_playbook(publish(**role_vars), extra_vars=extra(**role_vars))
+    assert run.rc == 0, run.output
+    first_sha, first = checkout['sha'], registry_digest(checkout['name'], 'v1')
+
+    (checkout['ctx'] / 'tiny' / 'hello.txt').write_text('changed %s\n' % secrets.token_hex(8))
+    git(checkout['ctx'], 'commit', '-q', '-am', 'change')
+    run = ansible_playbook(publish(**role_vars), extra_vars=extra(**role_vars))
+    assert run.rc == 0, run.output
+    second_sha = run['Show the result']['image_publish_result'][checkout['name']]['tags'][1]
+    assert second_sha != first_sha
+    second = registry_digest(checkout['name'], 'v1')
+    assert second != first
+    assert registry_digest(checkout['name'], second_sha) == second
+    assert registry_digest(checkout['name'], first_sha) == first, 'the old commit tag must stay where it was'
+    assert run['Show the result']['image_publish_result'][checkout['name']]['digest'] == second
+
+
+def test_uncommitted_changes_are_refused(ansible_playbook, checkout):
+    (checkout['ctx'] / 'tiny' / 'hello.txt').write_text('edited, not committed\n')
+    role_vars = dict(image_publish_images=[{'name': checkout['name'], 'context': 'tiny'}],
+                     image_publish_context=str(checkout['ctx']), image_publish_version='v1',
+                     image_publish_registry=REGISTRY)
+    run = ansible_playbook(publish(**role_vars), extra_vars=extra(**role_vars))
+    assert run.rc != 0
+    msg = run[P + 'Refuse uncommitted changes']['msg']
+    assert 'uncommitted changes' in msg and 'image_publish_git_sha' in msg and checkout['sha'] in msg
+    assert BUILD not in run.results()
+    assert registry_tags(checkout['name']) == []
+
+
+def test_bad_inputs_name_the_variable(ansible_playbook, tmp_path):
+    role_vars = dict(image_publish_images=[{'name': 'Not/Lowercase', 'context': '.'}],
+                     image_publish_context=str(tmp_path), image_publish_version='v1', image_publish_registry=REGISTRY)
+    run = ansible_playbook(publish(**role_vars), extra_vars=extra(**role_vars))
+    assert run.rc != 0
+    assert 'image_publish_images must list images' in run[P + 'Check the images']['msg']
+
+
+@pytest.mark.parametrize('verbosity', [0, 3])
+def test_ecr_login_feeds_the_push_without_printing_secrets(ansible_playbook, moto_endpoint, tmp_path, verbosity):
+    """Only the ECR step: moto's ECR registry is not on loopback, so the login and the push are not run."""
+    role_vars = dict(image_publish_images=[{'name': 'aishield-backend', 'context': '.'}],
+                     image_publish_context=str(tmp_path), image_publish_version='v2', image_publish_git_sha='abc1234',
+                     image_publish_ecr=True, image_publish_ecr_region=AWS_REGION,
+                     image_publish_ecr_endpoint_url=moto_endpoint,
+                     image_publish_aws_access_key=AWS_ACCESS_KEY, image_publish_aws_secret_key=AWS_SECRET_KEY)
+    tasks = publish(**role_vars)[:1] + [
+        {'name': 'registry', 'ansible.builtin.debug': {'msg': '{{ __image_publish_ecr.registry }}'}, 'tags': ['always']},
+        {'name': 'username', 'ansible.builtin.debug': {'msg': '{{ __image_publish_ecr.username }}'}, 'tags': ['always']},
+        # What docker_login would receive, compared in the play so the value itself is never printed.
+        {'name': 'usable', 'ansible.builtin.debug': {'msg': "{{ __image_publish_ecr.password == '%s' }}"
+                                                            % MOTO_ECR_PASSWORD}, 'tags': ['always']},
+    ]
+    run = ansible_playbook(tasks, extra_vars=extra(**role_vars), verbosity=verbosity,
+                           env={'ANSIBLE_RUN_TAGS': 'image_publish_preflight,image_publish_ecr'})
+    assert run.rc == 0, run.output
+    assert run['registry']['msg'] == '%s.dkr.ecr.%s.amazonaws.com' % (ACCOUNT, AWS_REGION)
+    assert run['username']['msg'] == 'AWS'
+    assert run['usable']['msg'] is True
+    assert run[P + 'Get an ECR login'].get('censored')
+    assert P + 'Log the Docker client in to the registry' not in run.results()
+    assert MOTO_ECR_PASSWORD not in run.output
+    assert AWS_SECRET_KEY not in run.output
+    assert base64.b64encode(('AWS:' + MOTO_ECR_PASSWORD).encode()).decode() not in run.output
+
+
+def test_ecr_login_failure_is_reported(ansible_playbook, tmp_path):
+    role_vars = dict(image_publish_images=[{'name': 'aishield-backend'}], image_publish_context=str(tmp_path),
+                     image_publish_version='v2', image_publish_git_sha='abc1234', image_publish_ecr=True,
+                     image_publish_ecr_region=AWS_REGION, image_publish_ecr_endpoint_url='http://127.0.0.1:9',
+                     image_publish_aws_access_key=AWS_ACCESS_KEY, image_publish_aws_secret_key=AWS_SECRET_KEY)
+    run = ansible_playbook(publish(**role_vars)[:1], extra_vars=extra(**role_vars),
+                           env={'ANSIBLE_RUN_TAGS': 'image_publish_preflight,image_publish_ecr'})
+    assert run.rc != 0
+    msg = run[P + 'Check the ECR login']['msg']
+    assert msg.startswith('ECR login failed: ECR GetAuthorizationToken failed') and 'image_publish_ecr_region' in msg
+    assert AWS_SECRET_KEY not in run.output

@@ -1,0 +1,89 @@
+"""inventories/staging and inventories/prod parse, decrypt, and document every aishield_* variable the playbooks read."""
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from functools import lru_cache
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[3]
+BIN = Path(sys.executable).parent
+ENVS = ["staging", "prod"]
+# playbook -> the group whose hosts it runs on (the variables must be set for that group).
+PLAYBOOKS = {"deploy.yml": "aishield", "preflight.yml": "aishield", "publish.yml": "aishield_build"}
+EXPRESSION = re.compile(r"\{\{(.*?)\}\}", re.S)
+NAME = re.compile(r"\baishield_[a-z0-9_]+\b")
+
+
+def _run(*args: str) -> subprocess.CompletedProcess:
+    env = dict(os.environ, ANSIBLE_CONFIG=str(REPO / "ansible.cfg"), ANSIBLE_NOCOLOR="1",
+               PATH=f"{BIN}:{os.environ['PATH']}")
+    return subprocess.run([str(BIN / args[0]), *args[1:]], cwd=REPO, env=env, capture_output=True, text=True,
+                          timeout=180, check=False)
+
+
+def _vault_args(env: str) -> list[str]:
+    return ["--vault-password-file", f"inventories/{env}/vault-pass.example.txt"]
+
+
+@lru_cache(maxsize=None)
+def _inventory(env: str) -> dict:
+    proc = _run("ansible-inventory", "-i", f"inventories/{env}", "--list", *_vault_args(env))
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout)
+
+
+def _read_variables(playbook: str) -> set[str]:
+    """aishield_* names used inside Jinja expressions of a playbook (not group names like hosts: aishield)."""
+    text = (REPO / "playbooks" / playbook).read_text(encoding="utf-8")
+    return {name for expr in EXPRESSION.findall(text) for name in NAME.findall(expr)}
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_inventory_lists_the_groups(env):
+    data = _inventory(env)
+    assert data["aishield"]["hosts"], "group aishield has no hosts"
+    assert data["aishield_build"]["hosts"] == ["localhost"]
+    # Only the hosts of hosts.yml: no stray file of the directory was read as an inventory.
+    assert set(data["_meta"]["hostvars"]) == set(data["aishield"]["hosts"]) | {"localhost"}
+
+
+@pytest.mark.parametrize("env", ENVS)
+@pytest.mark.parametrize("playbook", sorted(PLAYBOOKS))
+def test_every_variable_a_playbook_reads_is_documented(env, playbook):
+    data = _inventory(env)
+    host = data[PLAYBOOKS[playbook]]["hosts"][0]
+    documented = set(data["_meta"]["hostvars"][host])
+    read = _read_variables(playbook)
+    assert read, f"no aishield_* variables found in {playbook}"
+    missing = sorted(read - documented)
+    assert not missing, f"inventories/{env} does not set {missing}, which playbooks/{playbook} reads"
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_playbooks_pass_syntax_check(env):
+    proc = _run("ansible-playbook", "--syntax-check", "-i", f"inventories/{env}", *_vault_args(env),
+                *[f"playbooks/{name}" for name in sorted(PLAYBOOKS)])
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_example_secrets_decrypt_to_placeholders(env):
+    host = _inventory(env)["aishield"]["hosts"][0]
+    # debug runs on the controller; ansible_connection=local makes sure nothing is contacted.
+    expr = ("{{ (aishield_secrets | dict2items | map(attribute='value') | list) + [aishield_backup_s3_secret_key,"
+            " aishield_statuspage_api_key, aishield_chat_webhook_url] }}")
+    proc = _run("ansible", "-i", f"inventories/{env}", host, "-e", "ansible_connection=local", *_vault_args(env),
+                "-m", "ansible.builtin.debug", "-a", f"msg={expr}")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    values = json.loads(proc.stdout.split("=>", 1)[1])["msg"]
+    assert len(values) == 6 and all("CHANGE-ME" in value for value in values), values
+    assert sorted(_inventory(env)["_meta"]["hostvars"][host]["aishield_secrets"]) == [
+        "ADMIN_PASSWORD", "POSTGRES_PASSWORD", "SECRET_KEY"]
+    # POSTGRES_PASSWORD goes into DATABASE_URL: compose_deploy accepts only URL-safe characters.
+    assert re.match(r"^[A-Za-z0-9._~-]+$", values[0]), values[0]

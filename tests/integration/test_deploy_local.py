@@ -84,7 +84,8 @@ def _deploy(env, *extra_args, check=None):
         watcher.join()
     output = proc.stdout + proc.stderr
     for name, value in env["planted"].items():
-        assert value not in output, f"planted {name} appeared in ansible output"
+        where = output.find(value)
+        assert where < 0, f"planted {name} appeared in ansible output: ...{output[max(0, where - 600):where]}<SECRET>"
         leaked = [line for line in watcher.lines if value in line]
         assert not leaked, f"planted {name} appeared on a command line: {leaked[0][:80]}..."
     if check is not None:
@@ -142,3 +143,36 @@ def _containers(project):
 def _started_at(container):
     return subprocess.run(["docker", "inspect", "-f", "{{.State.StartedAt}}", container],
                           capture_output=True, text=True, check=True).stdout.strip()
+
+
+def test_rolling_upgrade_to_v2_keeps_serving(deploy_env):
+    """v1 -> v2 with the rolling switch under a probe: the proxy never refuses or drops a connection."""
+    root = Path(deploy_env["aishield_root"])
+    before = json.loads((root / "current" / "release.json").read_text())
+    stop = deploy_env["tmp"] / "probe.stop"
+    result = deploy_env["tmp"] / "probe.json"
+    url = f"http://127.0.0.1:{deploy_env['aishield_http_port']}/health"
+    probe = subprocess.Popen([sys.executable, str(REPO / "tests/tools/probe.py"), url, "--rate", "20", "--seconds", "600",
+                              "--timeout", "5", "--stop-file", str(stop), "--out", str(result)],
+                             stdout=subprocess.DEVNULL)
+    try:
+        _deploy(deploy_env, "-e", "aishield_version=v2", check=True)
+    finally:
+        stop.touch()
+        probe.wait(timeout=60)
+    summary = json.loads(result.read_text())
+    assert summary["requests"] >= 200, summary
+    dropped = [note for note in summary["failure_samples"] if note != "TimeoutError"]
+    assert not dropped, f"connections refused or reset during the switch: {summary}"
+
+    release = json.loads((root / "current" / "release.json").read_text())
+    versions = json.loads((REPO / "tests/stack/versions.json").read_text())
+    assert release["version"] == "v2" and release["status"] == "good"
+    assert release["previous_release"] == before["release_id"]
+    assert release["alembic"]["before"] == [versions["v1"]["head"]]
+    assert release["alembic"]["after"] == [versions["v2"]["head"]]
+    assert release["backup"]["sha256"] and release["backup"]["key"].startswith("backups/aishield/")
+    backends = subprocess.run(["docker", "ps", "-q", "--filter", f"label=com.docker.compose.project={deploy_env['project']}",
+                               "--filter", "label=com.docker.compose.service=backend"],
+                              capture_output=True, text=True, check=True).stdout.split()
+    assert len(backends) == 1, "the old backend was not removed"

@@ -11,7 +11,7 @@ VERSIONS = json.loads((Path(__file__).resolve().parents[3] / "tests/stack/versio
 
 def _probe(host):
     host.run("touch /root/probe.stop")
-    for _ in range(30):  # the probe finishes its in-flight requests, bounded
+    for _attempt in range(30):  # the probe finishes its in-flight requests, bounded
         if host.file("/root/probe.json").exists:
             break
         time.sleep(1)

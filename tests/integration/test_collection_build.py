@@ -33,13 +33,14 @@ def test_build_install_and_resolve(tmp_path):
         assert not any(n.startswith(leaked) for n in names), f"{leaked} leaked into {tarball.name}"
 
     dest = tmp_path / "installed"
-    # --offline: dependencies resolve against the installed ansible bundle, as Galaxy is unreachable here.
-    _run([BIN / "ansible-galaxy", "collection", "install", "--offline", "-p", str(dest), str(tarball)], cwd=tmp_path)
-    assert (dest / "ansible_collections/aishield/ops/MANIFEST.json").is_file()
-
-    # A directory with no ansible.cfg, so only the installed copy can resolve aishield.ops.
+    # An empty config and only the install target on the path, so the checkout's
+    # .collections (which the repo's ansible.cfg adds) can neither satisfy nor resolve it.
     (tmp_path / "ansible.cfg").write_text("[defaults]\n")
     env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(dest), ANSIBLE_CONFIG=str(tmp_path / "ansible.cfg"))
+    # --offline: dependencies resolve against the installed ansible bundle, as Galaxy is unreachable here.
+    _run([BIN / "ansible-galaxy", "collection", "install", "--offline", "-p", str(dest), str(tarball)], cwd=tmp_path, env=env)
+    assert (dest / "ansible_collections/aishield/ops/MANIFEST.json").is_file()
+
     listing = _run([BIN / "ansible-galaxy", "collection", "list", "aishield.ops", "-p", str(dest)], cwd=tmp_path, env=env)
     assert "aishield.ops" in listing and version in listing
     doc = _run([BIN / "ansible-doc", "-t", "filter", "aishield.ops.release_id"], cwd=tmp_path, env=env)

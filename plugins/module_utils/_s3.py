@@ -524,6 +524,7 @@ class S3Sink(_HashingSink):
         self.upload.add_part(chunk)
 
     def commit(self):
+        started = time.monotonic()
         tail = self.chunker.flush()
         metadata = self.metadata_for(self.sha256, self.size)
         if self.upload is None:
@@ -537,7 +538,8 @@ class S3Sink(_HashingSink):
             self._staged = True
             self._promote(metadata)
         return {'location': self.location, 'bucket': self.bucket, 'key': self.key,
-                'size': self.size, 'sha256': self.sha256, 'parts': parts, 'metadata': metadata}
+                'size': self.size, 'sha256': self.sha256, 'parts': parts, 'metadata': metadata,
+                'commit_seconds': round(time.monotonic() - started, 3)}
 
     def _promote(self, metadata):
         head = self.client.head_object(Bucket=self.bucket, Key=self.staging)
@@ -635,6 +637,7 @@ class LocalFileSink(_HashingSink):
             view = view[written:]
 
     def commit(self):
+        started = time.monotonic()
         os.fsync(self._fd)
         os.close(self._fd)
         self._fd = None
@@ -643,7 +646,8 @@ class LocalFileSink(_HashingSink):
         os.rename(self.tmp, self.path)
         _fsync_dir(os.path.dirname(self.path) or '.')
         return {'location': self.path, 'bucket': None, 'key': None,
-                'size': self.size, 'sha256': self.sha256, 'parts': 1, 'metadata': metadata}
+                'size': self.size, 'sha256': self.sha256, 'parts': 1, 'metadata': metadata,
+                'commit_seconds': round(time.monotonic() - started, 3)}
 
     def abort(self):
         if self._fd is not None:

@@ -230,6 +230,14 @@ throughput_mb_s:
   returned: always
   type: float
   sample: 5.64
+commit_seconds:
+  description:
+    - Part of RV(seconds) spent after pg_dump finished, storing the tail and making the backup appear
+      under its final name (for a multipart upload, completing it and the server-side copy that adds
+      the metadata). Not returned when nothing was dumped.
+  returned: when a backup was made
+  type: float
+  sample: 1.92
 parts:
   description: Number of S3 parts uploaded (1 for a single PutObject or a local file; 0 when nothing ran).
   returned: always
@@ -457,6 +465,7 @@ class PgBackup:
         self.result.update(
             changed=True, location=stored['location'], size=stored['size'], sha256=stored['sha256'],
             parts=stored['parts'], metadata=stored['metadata'], timestamp=stamp,
+            commit_seconds=stored['commit_seconds'],
             seconds=round(seconds, 3), throughput_mb_s=throughput_mb_s(stored['size'], seconds))
 
     def run(self):

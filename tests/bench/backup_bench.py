@@ -299,7 +299,7 @@ class Bench:
         head = self.s3().head_object(Bucket=self.bucket, Key='module/bench.dump')
         assert head['Metadata']['sha256'] == result['sha256'] and head['ContentLength'] == result['size']
         return {'wall_s': round(wall, 2), 'module_seconds': result['seconds'], 'parts': result['parts'],
-                'module_cpu_s': usage['cpu_s'],
+                'commit_seconds': result['commit_seconds'], 'module_cpu_s': usage['cpu_s'],
                 'peak_rss_mib': round(rss, 1), 'peak_disk_mib': round(disk.peak / MIB, 1),
                 'dump_mib': round(result['size'] / MIB, 1), 'throughput_mb_s': result['throughput_mb_s']}
 

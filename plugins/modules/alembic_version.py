@@ -241,6 +241,7 @@ class AlembicVersion(object):
 
 
 def main():
+    # The shared spec marks login_password no_log=True (module_utils/_postgres.py).
     argument_spec = postgres_common_argument_spec()
     argument_spec.update(
         state=dict(type='str', choices=['query', 'present'], default='query'),

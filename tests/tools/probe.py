@@ -34,6 +34,7 @@ def probe(url: str, rate: float, seconds: float, timeout: float, stop_file: str 
             results.append((started, ok, note))
 
     threads = []
+    wall_begin = time.time()
     begin = time.monotonic()
     interval = 1.0 / rate
     tick = 0
@@ -67,7 +68,22 @@ def probe(url: str, rate: float, seconds: float, timeout: float, stop_file: str 
         "failure_samples": sorted({note for _s, _ok, note in failures})[:5],
         # When failures happened (seconds from the start), to line them up with a deploy's log.
         "failure_times": [round(started, 2) for started, _ok, _note in failures[:20]],
+        "started_at": round(wall_begin, 3),
+        # First failure of each burst (1 s apart or more), as wall-clock time and note.
+        "bursts": _bursts(failures, wall_begin),
     }
+
+
+def _bursts(failures: list[tuple[float, bool, str]], wall_begin: float) -> list[dict]:
+    bursts: list[dict] = []
+    for started, _ok, note in failures:
+        if bursts and started - bursts[-1]["last"] < 1.0:
+            bursts[-1]["last"] = started
+            bursts[-1]["count"] += 1
+            continue
+        bursts.append({"at": time.strftime("%H:%M:%S", time.gmtime(wall_begin + started)),
+                       "first": started, "last": started, "count": 1, "note": note})
+    return bursts[:20]
 
 
 def main() -> None:

@@ -21,7 +21,7 @@ EXPECTED = {
     'backup': {'backup_key', 'gfs_retention'},
     'health': {'health_summary'},
     'image': {'image_ref', 'image_pin'},
-    'release': {'release_id', 'release_id_parse'},
+    'release': {'release_id', 'release_id_parse', 'phase_durations'},
 }
 
 

@@ -17,6 +17,7 @@ from ansible.errors import AnsibleFilterError
 from ansible_collections.aishield.ops.plugins.filter.release import (
     FilterModule,
     release_id,
+    phase_durations,
     release_id_parse,
 )
 
@@ -24,7 +25,8 @@ UTC = datetime.timezone.utc
 
 
 def test_filter_module_exports():
-    assert FilterModule().filters() == {'release_id': release_id, 'release_id_parse': release_id_parse}
+    assert FilterModule().filters() == {'release_id': release_id, 'release_id_parse': release_id_parse,
+                                      'phase_durations': phase_durations}
 
 
 @pytest.mark.parametrize('version, when, expected', [
@@ -119,3 +121,20 @@ def test_release_id_round_trips(version, moment):
 def test_release_ids_sort_in_time_order(first, second, version):
     if first != second:
         assert (release_id(version, first) < release_id(version, second)) == (first < second)
+
+
+def test_phase_durations_measure_until_the_next_mark():
+    marks = [['preflight', 100.0], ['backup', 103.25], ['migrate', 110.0], ['end', 111.04]]
+    assert phase_durations(marks) == {'preflight': 3.2, 'backup': 6.8, 'migrate': 1.0}
+
+
+def test_phase_durations_add_up_a_repeated_phase_and_never_go_negative():
+    assert phase_durations([['a', 1], ['b', 2], ['a', 5], ['end', 4]]) == {'a': 1.0, 'b': 3.0}
+    assert phase_durations([['only', 1]]) == {}
+    assert phase_durations([]) == {}
+
+
+@pytest.mark.parametrize('marks', ['x', [['a']], [['a', 'soon'], ['end', 2]], [5]])
+def test_phase_durations_reject_malformed_marks(marks):
+    with pytest.raises(AnsibleFilterError, match='phase mark'):
+        phase_durations(marks)

@@ -41,6 +41,9 @@ def _inventory(env: str) -> dict:
 def _read_variables(playbook: str) -> set[str]:
     """aishield_* names used inside Jinja expressions of a playbook (not group names like hosts: aishield)."""
     text = (REPO / "playbooks" / playbook).read_text(encoding="utf-8")
+    # Plus the shared mapping files the playbook loads with vars_files.
+    for shared in re.findall(r"^\s+- (vars/[\w.-]+\.yml)$", text, re.M):
+        text += (REPO / "playbooks" / shared).read_text(encoding="utf-8")
     return {name for expr in EXPRESSION.findall(text) for name in NAME.findall(expr)}
 
 

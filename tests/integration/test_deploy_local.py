@@ -145,8 +145,12 @@ def _started_at(container):
                           capture_output=True, text=True, check=True).stdout.strip()
 
 
-def test_rolling_upgrade_to_v2_keeps_serving(deploy_env):
-    """v1 -> v2 with the rolling switch under a probe: the proxy never refuses or drops a connection."""
+def test_recreate_upgrade_to_v2_is_health_gated(deploy_env):
+    """v1 -> v2 with the recreate strategy (the runbook's down/up, minus `sleep 10`) under a probe.
+
+    The zero-downtime rolling switch is proven at 50 req/s in molecule/deploy; here the
+    outage of recreate must be short and end with the service healthy again.
+    """
     root = Path(deploy_env["aishield_root"])
     before = json.loads((root / "current" / "release.json").read_text())
     stop = deploy_env["tmp"] / "probe.stop"
@@ -156,18 +160,19 @@ def test_rolling_upgrade_to_v2_keeps_serving(deploy_env):
                               "--timeout", "5", "--stop-file", str(stop), "--out", str(result)],
                              stdout=subprocess.DEVNULL)
     try:
-        _deploy(deploy_env, "-e", "aishield_version=v2", check=True)
+        _deploy(deploy_env, "-e", "aishield_version=v2", "-e", "aishield_strategy=recreate", check=True)
     finally:
         stop.touch()
         probe.wait(timeout=60)
     summary = json.loads(result.read_text())
     assert summary["requests"] >= 200, summary
-    dropped = [note for note in summary["failure_samples"] if note != "TimeoutError"]
-    assert not dropped, f"connections refused or reset during the switch: {summary}"
+    # Recreate stops the old backend before the new one answers: a gap, but a bounded one.
+    assert summary["longest_gap_s"] < 30, summary
+    assert summary["failures"] < summary["requests"] / 2, summary
 
     release = json.loads((root / "current" / "release.json").read_text())
     versions = json.loads((REPO / "tests/stack/versions.json").read_text())
-    assert release["version"] == "v2" and release["status"] == "good"
+    assert release["version"] == "v2" and release["status"] == "good" and release["strategy"] == "recreate"
     assert release["previous_release"] == before["release_id"]
     assert release["alembic"]["before"] == [versions["v1"]["head"]]
     assert release["alembic"]["after"] == [versions["v2"]["head"]]

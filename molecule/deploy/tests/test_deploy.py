@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 import time
 from pathlib import Path
 
@@ -50,3 +51,35 @@ def test_only_one_backend_left_and_it_runs_v2(host):
                             "--filter label=com.docker.compose.service=backend").split()
     images = [host.check_output(f"docker inspect -f '{{{{.Config.Image}}}}' {cid}") for cid in ids]
     assert len(images) == 1 and "/aishield/backend:v2@sha256:" in images[0], images
+
+
+def test_check_mode_predicted_the_real_run(host):
+    """The --check --diff run in prepare named exactly the services whose containers converge replaced."""
+    log = (Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"]) / "check-v2.log").read_text()
+    line = next(line for line in log.splitlines() if "Services to recreate:" in line)
+    predicted = set(line.split("Services to recreate:")[1].strip().rstrip('."').split(", "))
+    before = dict(line.split() for line in host.file("/root/containers-before.txt").content_string.splitlines())
+    after = dict(line.split() for line in host.check_output(
+        "docker ps --filter label=com.docker.compose.project=aishield "
+        "--format '{{.Label \"com.docker.compose.service\"}} {{.ID}}'").splitlines() if line.strip()).items()
+    replaced = {service for service, cid in after if before.get(service) != cid}
+    assert predicted == replaced == {"backend", "worker"}, (predicted, replaced)
+
+
+def test_check_mode_masked_the_secrets_and_changed_nothing(host):
+    log = (Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"]) / "check-v2.log").read_text()
+    assert "POSTGRES_PASSWORD='********'" in log  # the .env diff was shown, masked
+    assert "backend:v2@sha256:" in log
+    for secret in ("molecule-pg-Zq81Lw0", "molecule-secret-key-5tR2pB", "molecule-admin-Hn4c7"):
+        assert secret not in log
+    # Check mode wrote no release: only v1 and v2 (from converge) exist.
+    releases = host.check_output(f"ls {ROOT}/releases").split()
+    assert [name.split("-", 1)[1] for name in sorted(releases)] == ["v1", "v2"], releases
+
+
+def test_audit_log_tells_the_story(host):
+    lines = [json.loads(line) for line in host.file(f"{ROOT}/audit.log").content_string.splitlines()]
+    story = [(line["action"], line.get("status"), line.get("version")) for line in lines]
+    assert story == [("deploy", "started", "v1"), ("switch", None, "v1"), ("deploy", "good", "v1"),
+                     ("deploy", "started", "v2"), ("switch", None, "v2"), ("deploy", "good", "v2")], story
+    assert set(lines[-1]["phases"]) == {"preflight", "pull", "backup", "migrate", "switch", "smoke"}

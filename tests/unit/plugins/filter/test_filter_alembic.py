@@ -12,6 +12,7 @@ import pytest
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.aishield.ops.plugins.filter.alembic import (
+    alembic_rollback_check,
     FilterModule,
     alembic_compare,
     alembic_heads,
@@ -98,7 +99,8 @@ MIXED_LOGS = (
 
 
 def test_filter_module_exports():
-    assert FilterModule().filters() == {'alembic_heads': alembic_heads, 'alembic_compare': alembic_compare}
+    assert FilterModule().filters() == {'alembic_heads': alembic_heads, 'alembic_compare': alembic_compare,
+                                      'alembic_rollback_check': alembic_rollback_check}
 
 
 @pytest.mark.parametrize('output, expected', [
@@ -223,3 +225,58 @@ def test_alembic_compare_errors(current, heads, message):
 def test_alembic_compare_lenient():
     result = alembic_compare('noise line\nabc (head)', ['abc'], strict=False)
     assert result['at_head'] is True
+
+
+# The reference stack's v5 chain: 0005 renames a column (not compatible), the others add things.
+CHAIN = [
+    {'revision': '0005_display_name', 'down_revision': '0002_last_login', 'backward_compatible': False},
+    {'revision': '0002_last_login', 'down_revision': '0001_initial', 'backward_compatible': True},
+    {'revision': '0001_initial', 'down_revision': None, 'backward_compatible': True},
+]
+
+
+def test_rollback_check_same_revision_is_compatible():
+    result = alembic_rollback_check(CHAIN, ['0002_last_login'], ['0002_last_login'])
+    assert result['compatible'] and result['same'] and result['between'] == []
+
+
+def test_rollback_check_across_compatible_migrations():
+    chain = [dict(entry, backward_compatible=True) if entry['revision'] != '0005_display_name' else entry for entry in CHAIN]
+    result = alembic_rollback_check(chain[1:], '0002_last_login', '0001_initial')
+    assert result['compatible'] and result['between'] == ['0002_last_login'] and result['incompatible'] == []
+
+
+def test_rollback_check_names_the_incompatible_migration():
+    result = alembic_rollback_check(CHAIN, ['0005_display_name'], ['0001_initial'])
+    assert not result['compatible']
+    assert result['between'] == ['0005_display_name', '0002_last_login']
+    assert result['incompatible'] == ['0005_display_name']
+    assert '0005_display_name' in result['reason']
+
+
+def test_rollback_check_missing_flag_counts_as_incompatible():
+    chain = [{'revision': 'b', 'down_revision': 'a'}, {'revision': 'a', 'down_revision': None}]
+    assert alembic_rollback_check(chain, ['b'], ['a'])['incompatible'] == ['b']
+
+
+@pytest.mark.parametrize('current, target, words', [
+    (['0001_initial'], ['0002_last_login'], 'not below'),   # database behind the target
+    (['zzz'], ['0001_initial'], 'not in the recorded'),      # unknown revision
+    (['a', 'b'], ['0001_initial'], 'single-head'),           # several heads
+    ([], ['0001_initial'], 'single-head'),                   # empty database
+])
+def test_rollback_check_refuses_what_it_cannot_prove(current, target, words):
+    result = alembic_rollback_check(CHAIN, current, target)
+    assert not result['compatible'] and words in result['reason']
+
+
+def test_rollback_check_refuses_a_merge_point():
+    chain = [{'revision': 'm', 'down_revision': ['a', 'b'], 'backward_compatible': True}]
+    result = alembic_rollback_check(chain, ['m'], ['a'])
+    assert not result['compatible'] and 'merge point' in result['reason']
+
+
+@pytest.mark.parametrize('chain, current', [('x', ['a']), ([{'down_revision': 'a'}], ['b']), (CHAIN, [1])])
+def test_rollback_check_rejects_malformed_input(chain, current):
+    with pytest.raises(AnsibleFilterError):
+        alembic_rollback_check(chain, current, ['a'])

@@ -17,7 +17,7 @@ import yaml
 FILTER_DIR = Path(__file__).resolve().parents[4] / 'plugins' / 'filter'
 TOPICS = ('alembic', 'backup', 'health', 'image', 'release')
 EXPECTED = {
-    'alembic': {'alembic_heads', 'alembic_compare'},
+    'alembic': {'alembic_heads', 'alembic_compare', 'alembic_rollback_check'},
     'backup': {'backup_key', 'gfs_retention'},
     'health': {'health_summary'},
     'image': {'image_ref', 'image_pin'},

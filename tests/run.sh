@@ -15,11 +15,11 @@ run_stage() {
     lint) ansible-lint ;;
     sanity) bash tests/sanity/run.sh ;;
     build) pytest -q -p no:cacheprovider tests/integration/test_collection_build.py ;;
-    integration) pytest -q -p no:cacheprovider tests/integration --deselect tests/integration/test_collection_build.py ;;
+    integration) pytest -q -p no:cacheprovider --durations=15 tests/integration --deselect tests/integration/test_collection_build.py ;;
     molecule)
       # `deploy` covers what `default` does (its checks run in deploy's verify) and more;
       # MOLECULE_SCENARIOS="default" runs the plain first deploy alone.
-      for scenario in ${MOLECULE_SCENARIOS:-deploy}; do molecule test -s "$scenario" || return 1; done ;;
+      for scenario in ${MOLECULE_SCENARIOS:-deploy rollback}; do molecule test -s "$scenario" || return 1; done ;;
     *) echo "unknown stage '$1' (known: unit lint sanity build integration molecule)" >&2; return 2 ;;
   esac
 }

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 import shutil
 import socket
@@ -70,8 +71,8 @@ class PsWatcher(threading.Thread):
             self.stop.wait(0.2)
 
 
-def _deploy(env, *extra_args, check=None):
-    cmd = [str(BIN / "ansible-playbook"), "playbooks/deploy.yml", "-i", "inventories/local",
+def _deploy(env, *extra_args, check=None, playbook="deploy.yml"):
+    cmd = [str(BIN / "ansible-playbook"), f"playbooks/{playbook}", "-i", "inventories/local",
            "-e", f"@{env['vars_file']}", "-vv", *extra_args]
     run_env = dict(os.environ, ANSIBLE_CONFIG=str(REPO / "ansible.cfg"), PATH=f"{BIN}:{os.environ['PATH']}",
                    ANSIBLE_NOCOLOR="1")
@@ -181,3 +182,39 @@ def test_recreate_upgrade_to_v2_is_health_gated(deploy_env):
                                "--filter", "label=com.docker.compose.service=backend"],
                               capture_output=True, text=True, check=True).stdout.split()
     assert len(backends) == 1, "the old backend was not removed"
+
+
+def _psql(env, sql):
+    return subprocess.run(["docker", "exec", f"{env['project']}-db-1", "psql", "-U", "aishield", "-d", "aishield", "-tAc", sql],
+                          capture_output=True, text=True, check=True).stdout.strip()
+
+
+def test_backup_restore_and_verify_playbooks(deploy_env):
+    """backup.yml takes a backup now, restore.yml puts it into a scratch database, verify.yml checks the release."""
+    out = _deploy(deploy_env, playbook="backup.yml", check=True)[1]
+    key = re.search(r"aishield_restore_key=(backups/aishield/\S+\.dump)", out).group(1)
+    out = _deploy(deploy_env, "-e", f"aishield_restore_key={key}", playbook="restore.yml", check=True)[1]
+    assert f"restored  {key} -> aishield_restore" in out
+    users = _psql(deploy_env, "SELECT count(*) FROM users")
+    assert re.search(rf"public\.users {users}\b", out), out[-2000:]  # row counts of the scratch copy
+    assert "5/5 endpoints healthy" in _deploy(deploy_env, playbook="verify.yml", check=True)[1]
+    # Live restore without the confirmation: refused before anything changes.
+    rc, out = _deploy(deploy_env, "-e", "aishield_restore_target=live", playbook="restore.yml")
+    assert rc != 0 and "-e aishield_restore_confirm=aishield" in out and "Nothing was changed" in out
+
+
+def test_full_rollback_with_downgrade(deploy_env):
+    """v2 -> v1 with `alembic downgrade` run by v2's image: schema back at v1's head, v1 serving."""
+    root = Path(deploy_env["aishield_root"])
+    v2 = json.loads((root / "current" / "release.json").read_text())
+    versions = json.loads((REPO / "tests/stack/versions.json").read_text())
+    out = _deploy(deploy_env, "-e", "aishield_rollback_mode=full", "-e", "aishield_rollback_db=downgrade",
+                  playbook="rollback.yml", check=True)[1]
+    assert f"full: {v2['release_id']} -> " in out and "dropped (columns, tables) is lost" in out
+    assert _psql(deploy_env, "SELECT version_num FROM alembic_version") == versions["v1"]["head"]
+    assert _psql(deploy_env, "SELECT count(*) FROM information_schema.columns WHERE column_name = 'last_login_at'") == "0"
+    current = json.loads((root / "current" / "release.json").read_text())
+    assert current["version"] == "v1" and current["release_id"] == v2["previous_release"]
+    assert json.loads((root / "releases" / v2["release_id"] / "release.json").read_text())["status"] == "rolled_back"
+    audit = [json.loads(line) for line in (root / "audit.log").read_text().splitlines()]
+    assert audit[-1]["action"] == "rollback" and audit[-1]["db"] == "downgrade" and audit[-1]["mode"] == "full"

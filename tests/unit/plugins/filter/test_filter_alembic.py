@@ -100,7 +100,7 @@ MIXED_LOGS = (
 
 def test_filter_module_exports():
     assert FilterModule().filters() == {'alembic_heads': alembic_heads, 'alembic_compare': alembic_compare,
-                                      'alembic_rollback_check': alembic_rollback_check}
+                                        'alembic_rollback_check': alembic_rollback_check}
 
 
 @pytest.mark.parametrize('output, expected', [

@@ -26,7 +26,7 @@ UTC = datetime.timezone.utc
 
 def test_filter_module_exports():
     assert FilterModule().filters() == {'release_id': release_id, 'release_id_parse': release_id_parse,
-                                      'phase_durations': phase_durations}
+                                        'phase_durations': phase_durations}
 
 
 @pytest.mark.parametrize('version, when, expected', [

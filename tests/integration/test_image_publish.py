@@ -17,7 +17,6 @@ import base64
 import json
 import re
 import secrets
-import shutil
 import subprocess
 import urllib.error
 import urllib.request
@@ -25,14 +24,10 @@ import urllib.request
 import pytest
 
 pytest.register_assert_rewrite('s3_fixtures')
+from conftest import docker_available  # noqa: E402  pylint: disable=wrong-import-position
 from s3_fixtures import AWS_ACCESS_KEY, AWS_REGION, AWS_SECRET_KEY  # noqa: E402  pylint: disable=wrong-import-position
 
 pytest_plugins = ['s3_fixtures']
-
-
-def docker_available():
-    return shutil.which('docker') is not None and subprocess.run(
-        ['docker', 'info'], capture_output=True, timeout=30, check=False).returncode == 0
 
 
 pytestmark = [

@@ -18,10 +18,8 @@ import datetime
 import json
 import re
 import secrets
-import shutil
 import socket
 import ssl
-import subprocess
 import threading
 import urllib.error
 import urllib.request
@@ -33,14 +31,10 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 pytest.register_assert_rewrite('s3_fixtures')
+from conftest import docker_available  # noqa: E402  pylint: disable=wrong-import-position
 from s3_fixtures import AWS_ACCESS_KEY, AWS_REGION, AWS_SECRET_KEY  # noqa: E402  pylint: disable=wrong-import-position
 
 pytest_plugins = ['s3_fixtures']
-
-
-def docker_available():
-    return shutil.which('docker') is not None and subprocess.run(
-        ['docker', 'info'], capture_output=True, timeout=30, check=False).returncode == 0
 
 
 pytestmark = [

@@ -19,6 +19,7 @@ import json
 import os
 import secrets
 import shutil
+import socket
 import subprocess
 import sys
 import threading
@@ -39,6 +40,13 @@ PYTHON = VENV_BIN / 'python'
 
 def pytest_configure(config):
     config.addinivalue_line('markers', 'integration: runs modules through ansible-playbook against real services')
+
+
+def free_port():
+    """A 127.0.0.1 port nobody listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(('127.0.0.1', 0))
+        return sock.getsockname()[1]
 
 
 def wait_for(predicate, timeout, interval=0.2, what='condition'):

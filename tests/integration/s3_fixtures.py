@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import os
 import secrets
-import socket
 import subprocess
 import threading
 import time
@@ -25,6 +24,8 @@ from pathlib import Path
 
 import pytest
 
+from conftest import free_port, wait_for
+
 REPO = Path(__file__).resolve().parents[2]
 VENV_BIN = Path(os.environ.get('AISHIELD_VENV', REPO / '.venv')) / 'bin'
 
@@ -32,27 +33,6 @@ VENV_BIN = Path(os.environ.get('AISHIELD_VENV', REPO / '.venv')) / 'bin'
 AWS_ACCESS_KEY = 'AKIAMOTOTESTKEY00001'
 AWS_SECRET_KEY = 'moto-secret-' + 'x' * 20
 AWS_REGION = 'us-east-1'
-
-
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(('127.0.0.1', 0))
-        return sock.getsockname()[1]
-
-
-def bounded_wait(predicate, timeout, interval=0.2, what='condition'):
-    """Poll predicate() until truthy; fail the test after `timeout` seconds."""
-    end = time.monotonic() + timeout
-    while True:
-        try:
-            value = predicate()
-        except Exception:  # pylint: disable=broad-except
-            value = None
-        if value:
-            return value
-        if time.monotonic() > end:
-            pytest.fail('timed out after %ss waiting for %s' % (timeout, what))
-        time.sleep(interval)
 
 
 def _answers(url):
@@ -75,7 +55,7 @@ def moto_endpoint(tmp_path_factory):
                                 stdout=handle, stderr=subprocess.STDOUT)
     url = 'http://127.0.0.1:%d' % port
     try:
-        bounded_wait(lambda: proc.poll() is None and _answers(url + '/'), 60, 0.25, 'moto_server on %s' % url)
+        wait_for(lambda: proc.poll() is None and _answers(url + '/'), 60, 0.25, 'moto_server on %s' % url)
         yield url
     finally:
         proc.terminate()

@@ -31,7 +31,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 pytest.register_assert_rewrite('s3_fixtures')
-from conftest import docker_available  # noqa: E402  pylint: disable=wrong-import-position
+from conftest import docker_available, free_port  # noqa: E402  pylint: disable=wrong-import-position
 from s3_fixtures import AWS_ACCESS_KEY, AWS_REGION, AWS_SECRET_KEY  # noqa: E402  pylint: disable=wrong-import-position
 
 pytest_plugins = ['s3_fixtures']
@@ -144,12 +144,6 @@ def assert_no_registry_auth_printed(output, password):
     for value in re.findall(r'X-Registry-Auth\W+([A-Za-z0-9_=+/-]{8,})', output):
         decoded = base64.urlsafe_b64decode(value + '=' * (-len(value) % 4))
         assert password.encode() not in decoded, 'X-Registry-Auth with the password was printed'
-
-
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(('127.0.0.1', 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture(scope='module')

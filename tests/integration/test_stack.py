@@ -16,7 +16,6 @@ import json
 import os
 import secrets
 import shutil
-import socket
 import subprocess
 import time
 import urllib.error
@@ -24,6 +23,8 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+
+from conftest import free_port
 
 pytestmark = pytest.mark.stack
 
@@ -47,12 +48,6 @@ def _docker_available():
         return False
 
 
-def _free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _run(cmd, timeout, **kw):
     return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False, **kw)
 
@@ -63,8 +58,8 @@ class Stack:
     def __init__(self, workdir):
         self.dir = workdir
         self.project = "aishieldtest" + secrets.token_hex(4)
-        self.http_port = _free_port()
-        self.frontend_port = _free_port()
+        self.http_port = free_port()
+        self.frontend_port = free_port()
         self.admin_email = "admin@stack.test"
         self.admin_password = secrets.token_urlsafe(16)
         self.settings = {

@@ -285,6 +285,7 @@ from ansible_collections.aishield.ops.plugins.module_utils._s3 import (
     AWS_REQUIRED_TOGETHER,
     BOTO3_IMPORT_ERROR,
     HAS_BOTO3,
+    MAX_ATTEMPTS,
     MIB,
     BotoCoreError,
     ClientError,
@@ -369,6 +370,8 @@ class PgBackup:
             except (ClientError, BotoCoreError) as e:
                 if is_not_found(e):
                     return None
+                if isinstance(e, BotoCoreError):
+                    self.fail(self.unreachable(e))
                 self.fail('could not check s3://%s/%s: %s' % (self.p['bucket'], self.p['key'], error_text(e)))
         else:
             path = self.target_path()
@@ -387,6 +390,10 @@ class PgBackup:
                       'choose another key or set force=true to overwrite it' % self.location())
         return info
 
+    def unreachable(self, error):
+        return ('bucket %r is not reachable from this host (%d attempts, endpoint %s): %s; nothing was dumped'
+                % (self.p['bucket'], MAX_ATTEMPTS, self.p['endpoint_url'] or 'AWS', error_text(error)))
+
     def location(self):
         if self.p['bucket'] is not None:
             return 's3://%s/%s' % (self.p['bucket'], self.p['key'])
@@ -400,12 +407,14 @@ class PgBackup:
         except ExecError as e:
             self.fail(str(e))
         if not running:
-            self.fail('container %r is not running' % self.p['container'])
+            self.fail('the database container %r is not running, nothing was dumped; look at '
+                      '`docker ps -a --filter name=%s` and its logs, start it, then run again'
+                      % (self.p['container'], self.p['container']))
         if self.p['bucket'] is not None:
             try:
                 self.s3.head_bucket(Bucket=self.p['bucket'])
             except (ClientError, BotoCoreError) as e:
-                self.fail('bucket %r is not reachable: %s' % (self.p['bucket'], error_text(e)))
+                self.fail(self.unreachable(e))
         else:
             parent = os.path.abspath(self.p['dest'])
             while not os.path.exists(parent):

@@ -1,0 +1,206 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2025, AI Shield SRE <sre@aishield.invalid>
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""Maintenance report rows: threshold checks, docker stats / redis INFO parsing, row-count and version comparison."""
+
+from __future__ import annotations
+
+import json
+
+from ansible.errors import AnsibleFilterError
+from ansible.module_utils.compat.version import LooseVersion
+
+STATUSES = ('ok', 'warn', 'fail')
+_RANK = {status: rank for rank, status in enumerate(STATUSES)}
+# A Markdown or chat cell stays on one line and readable.
+_CELL_MAX = 160
+
+
+def _number(value, what):
+    if isinstance(value, bool):
+        raise AnsibleFilterError(f'{what} must be a number, got a bool')
+    if isinstance(value, (int, float)):
+        return value
+    try:
+        text = str(value).strip().rstrip('%')
+        return float(text) if '.' in text or 'e' in text.lower() else int(text)
+    except (TypeError, ValueError):
+        raise AnsibleFilterError(f'{what} must be a number, got {value!r}') from None
+
+
+def _cell(value):
+    text = ' '.join(str('' if value is None else value).split()).replace('|', '/')
+    return text if len(text) <= _CELL_MAX else text[:_CELL_MAX - 3] + '...'
+
+
+def maintenance_row(value, name, threshold=None, compare='max', unit='', detail=''):
+    """One report row: fail when value is above (compare=max) or below (compare=min) threshold; no threshold = ok."""
+    if compare not in ('max', 'min'):
+        raise AnsibleFilterError(f"maintenance_row: compare must be 'max' or 'min', got {compare!r}")
+    number = _number(value, f'maintenance_row {name}: value')
+    suffix = f' {unit}' if unit else ''
+    if threshold is None or threshold == '':
+        return {'name': name, 'value': f'{number}{suffix}', 'threshold': '-', 'status': 'ok', 'detail': detail}
+    limit = _number(threshold, f'maintenance_row {name}: threshold')
+    breached = number > limit if compare == 'max' else number < limit
+    sign = '<=' if compare == 'max' else '>='
+    return {'name': name, 'value': f'{number}{suffix}', 'threshold': f'{sign} {limit}{suffix}',
+            'status': 'fail' if breached else 'ok', 'detail': detail}
+
+
+def maintenance_stats(lines):
+    """Parse `docker stats --no-stream --format '{{json .}}'` lines into [{name, cpu_percent, mem_percent, mem_usage}]."""
+    if isinstance(lines, str):
+        lines = lines.splitlines()
+    out = []
+    for line in lines or []:
+        line = line.strip()
+        if not line:
+            continue
+        try:
+            data = json.loads(line)
+        except ValueError:
+            raise AnsibleFilterError(f'maintenance_stats: not a docker stats JSON line: {line[:80]!r}') from None
+        out.append({'name': data.get('Name') or data.get('Container', '?'),
+                    'cpu_percent': float(str(data.get('CPUPerc', '0')).rstrip('%') or 0),
+                    'mem_percent': float(str(data.get('MemPerc', '0')).rstrip('%') or 0),
+                    'mem_usage': data.get('MemUsage', '')})
+    return sorted(out, key=lambda item: item['name'])
+
+
+def maintenance_redis_info(text):
+    """Parse `redis-cli INFO` output into a dict; integer and float values are converted."""
+    info = {}
+    for line in str(text or '').splitlines():
+        line = line.strip()
+        if not line or line.startswith('#') or ':' not in line:
+            continue
+        key, value = line.split(':', 1)
+        for kind in (int, float):
+            try:
+                info[key] = kind(value)
+                break
+            except ValueError:
+                continue
+        else:
+            info[key] = value
+    return info
+
+
+def maintenance_row_counts(restored, live, tolerance_rows=0, tolerance_percent=0):
+    """Compare per-table row counts of a restored copy with the live database.
+
+    A table passes when |live - restored| <= max(tolerance_rows, live * tolerance_percent / 100):
+    tables written since the backup may have grown a little. A table on one side only fails.
+    """
+    if not isinstance(restored, dict) or not isinstance(live, dict):
+        raise AnsibleFilterError('maintenance_row_counts expects two dicts of table -> row count')
+    rows = _number(tolerance_rows, 'tolerance_rows')
+    percent = _number(tolerance_percent, 'tolerance_percent')
+    mismatches = []
+    for table in sorted(set(restored) | set(live)):
+        if table not in live:
+            mismatches.append(f'{table}: in the backup only ({restored[table]} rows)')
+            continue
+        if table not in restored:
+            mismatches.append(f'{table}: live only ({live[table]} rows), missing from the backup')
+            continue
+        got, want = int(restored[table]), int(live[table])
+        allowed = max(rows, want * percent / 100.0)
+        if abs(want - got) > allowed:
+            mismatches.append(f'{table}: restored {got}, live {want} (tolerance {allowed:g})')
+    return {'tables': len(set(restored) | set(live)), 'ok': not mismatches, 'mismatches': mismatches}
+
+
+def maintenance_outdated(packages, minimums):
+    """Packages whose installed version is below the configured minimum, as 'name installed < minimum'."""
+    if not isinstance(packages, dict) or not isinstance(minimums, dict):
+        raise AnsibleFilterError('maintenance_outdated expects two dicts of package -> version')
+    lowered = {str(name).lower().replace('_', '-'): version for name, version in packages.items()}
+    out = []
+    for name, minimum in sorted(minimums.items()):
+        installed = lowered.get(str(name).lower().replace('_', '-'))
+        if installed is None:
+            continue
+        try:
+            below = LooseVersion(str(installed)) < LooseVersion(str(minimum))
+        except TypeError:
+            # LooseVersion cannot order '1.2a' against '1.2.0' in Python 3: compare as text.
+            below = str(installed) < str(minimum)
+        if below:
+            out.append(f'{name} {installed} < {minimum}')
+    return out
+
+
+def _check_rows(rows):
+    if not isinstance(rows, (list, tuple)):
+        raise AnsibleFilterError(f'report rows must be a list of dicts, got {type(rows).__name__}')
+    for index, row in enumerate(rows):
+        if not isinstance(row, dict) or 'name' not in row or row.get('status') not in STATUSES:
+            raise AnsibleFilterError(
+                f'report row #{index + 1} needs name, value, threshold and status in {"|".join(STATUSES)}: {row!r}')
+    return rows
+
+
+def maintenance_report_status(rows):
+    """The worst status of the rows: fail > warn > ok (ok for no rows)."""
+    worst = 'ok'
+    for row in _check_rows(rows):
+        if _RANK[row['status']] > _RANK[worst]:
+            worst = row['status']
+    return worst
+
+
+def maintenance_report_lines(rows):
+    """A fixed-width text table (one string per line) for the play output."""
+    _check_rows(rows)
+    width = max([len('check')] + [len(_cell(row['name'])) for row in rows])
+    lines = ['%-*s  %-6s %-22s %-14s %s' % (width, 'check', 'status', 'value', 'threshold', 'detail')]
+    for row in rows:
+        cells = (width, _cell(row['name']), row['status'].upper(), _cell(row.get('value', '')),
+                 _cell(row.get('threshold', '')), _cell(row.get('detail', '')))
+        lines.append('%-*s  %-6s %-22s %-14s %s' % cells)
+    return lines
+
+
+def maintenance_report_markdown(report):
+    """Render a report dict {name, host, time, status, rows, duration} as Markdown."""
+    if not isinstance(report, dict) or 'rows' not in report:
+        raise AnsibleFilterError('maintenance_report_markdown expects a dict with name, host, time, status and rows')
+    rows = _check_rows(report['rows'])
+    counts = {status: sum(1 for row in rows if row['status'] == status) for status in STATUSES}
+    out = [f"# AI Shield {report.get('name', 'maintenance')} report: {str(report.get('status', '?')).upper()}", '',
+           f"- host: `{report.get('host', '?')}`",
+           f"- time: {report.get('time', '?')} (UTC)",
+           f"- checks: {len(rows)} ({counts['ok']} ok, {counts['warn']} warn, {counts['fail']} fail)"]
+    if report.get('duration') is not None:
+        out.append(f"- duration: {report['duration']} s")
+    out += ['', '| check | status | value | threshold | detail |', '|---|---|---|---|---|']
+    for row in rows:
+        mark = {'ok': 'ok', 'warn': '**WARN**', 'fail': '**FAIL**'}[row['status']]
+        out.append(f"| {_cell(row['name'])} | {mark} | {_cell(row.get('value', ''))} | {_cell(row.get('threshold', ''))} "
+                   f"| {_cell(row.get('detail', ''))} |")
+    for row in rows:
+        # Optional per-row lists (the slow queries, the outdated packages) follow the table.
+        if row.get('items'):
+            out += ['', f"## {_cell(row['name'])}", '']
+            out += [f'{index}. {_cell(item)}' for index, item in enumerate(row['items'], 1)]
+    return '\n'.join(out) + '\n'
+
+
+class FilterModule(object):
+    """Maintenance report filters."""
+
+    def filters(self):
+        return {
+            'maintenance_row': maintenance_row,
+            'maintenance_stats': maintenance_stats,
+            'maintenance_redis_info': maintenance_redis_info,
+            'maintenance_row_counts': maintenance_row_counts,
+            'maintenance_outdated': maintenance_outdated,
+            'maintenance_report_status': maintenance_report_status,
+            'maintenance_report_lines': maintenance_report_lines,
+            'maintenance_report_markdown': maintenance_report_markdown,
+        }

@@ -16,12 +16,21 @@ BIN = Path(sys.executable).parent
 ENVS = ["staging", "prod"]
 # playbook -> the group whose hosts it runs on (the variables must be set for that group).
 PLAYBOOKS = {"deploy.yml": "aishield", "preflight.yml": "aishield", "publish.yml": "aishield_build",
-             "rollback.yml": "aishield", "backup.yml": "aishield", "verify.yml": "aishield", "restore.yml": "aishield"}
+             "rollback.yml": "aishield", "backup.yml": "aishield", "verify.yml": "aishield", "restore.yml": "aishield",
+             "maintenance.yml": "aishield", "troubleshoot.yml": "aishield", "dr_drill.yml": "aishield"}
 # Given with -e for one run (each playbook's header shows how), not kept in an inventory.
 RUN_TIME = {"aishield_rollback_to", "aishield_rollback_mode", "aishield_rollback_db", "aishield_rollback_reason",
-            "aishield_restore_key", "aishield_restore_target", "aishield_restore_confirm", "aishield_restore_scratch_db"}
+            "aishield_restore_key", "aishield_restore_target", "aishield_restore_confirm", "aishield_restore_scratch_db",
+            "aishield_troubleshoot", "aishield_troubleshoot_service", "aishield_troubleshoot_lines",
+            "aishield_troubleshoot_confirm", "aishield_dr_hosts", "aishield_dr_source_hosts", "aishield_dr_keep",
+            "aishield_dr_report", "aishield_dr_backup_key"}
+# What a playbook hands to the next AWX workflow node with set_stats: outputs, not inputs.
+OUTPUTS = {"aishield_releases", "aishield_rollbacks", "aishield_release_id", "aishield_release_version",
+           "aishield_release_status", "aishield_previous_release", "aishield_backup_key", "aishield_rollback_status",
+           "aishield_rollback_release", "aishield_rollback_from", "aishield_rollback_backup_key"}
 EXPRESSION = re.compile(r"\{\{(.*?)\}\}", re.S)
-NAME = re.compile(r"\baishield_[a-z0-9_]+\b")
+# A quoted name is a string (a group name, a set_stats key), not a variable read.
+NAME = re.compile(r"(?<!['\"])\baishield_[a-z0-9_]+\b")
 
 
 def _run(*args: str) -> subprocess.CompletedProcess:
@@ -68,7 +77,7 @@ def test_every_variable_a_playbook_reads_is_documented(env, playbook):
     documented = set(data["_meta"]["hostvars"][host])
     read = _read_variables(playbook)
     assert read, f"no aishield_* variables found in {playbook}"
-    missing = sorted(read - documented - RUN_TIME)
+    missing = sorted(read - documented - RUN_TIME - OUTPUTS)
     assert not missing, f"inventories/{env} does not set {missing}, which playbooks/{playbook} reads"
 
 

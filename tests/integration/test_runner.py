@@ -1,0 +1,142 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2025, AI Shield SRE <sre@aishield.invalid>
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""Job templates driven the way AWX drives them: ansible_runner.run() with a private data dir
+(env/extravars = the survey answers and secrets, inventory/, project/ = this checkout), through
+awx/run_job.py, against this machine's Docker engine with a private project, root and ports.
+
+A planted database password (the canary) must appear in no artifact: not in the event stream,
+not in stdout, not in the recorded command line and environment, not in the printed progress.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import io
+import json
+import secrets
+import socket
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from conftest import docker_available
+
+REPO = Path(__file__).resolve().parents[2]
+
+pytestmark = [pytest.mark.integration,
+              pytest.mark.skipif(not docker_available(), reason='no Docker engine answers: the runner jobs deploy on it')]
+
+
+def _load_run_job():
+    spec = importlib.util.spec_from_file_location('aishield_run_job', REPO / 'awx' / 'run_job.py')
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+RUN_JOB = _load_run_job()
+
+
+def _free_port():
+    with socket.socket() as sock:
+        sock.bind(('127.0.0.1', 0))
+        return sock.getsockname()[1]
+
+
+class Job(object):
+    def __init__(self, runner, progress, printed, pdd):
+        self.runner = runner
+        self.progress = progress
+        self.printed = printed
+        self.pdd = pdd
+        self.events = list(runner.events)
+
+    def roles(self):
+        return {e['event_data'].get('role') for e in self.events if e['event'] == 'playbook_on_task_start'} - {None, ''}
+
+    def stats(self):
+        return next(e['event_data'] for e in self.events if e['event'] == 'playbook_on_stats')
+
+    def task_names(self):
+        return [e['event_data'].get('task') for e in self.events if e['event'] == 'playbook_on_task_start']
+
+    def assert_no_secret(self, values):
+        """No planted value in any artifact file, nor in what run_job printed."""
+        for path in (self.pdd / 'artifacts').rglob('*'):
+            if path.is_file():
+                text = path.read_text(encoding='utf-8', errors='replace')
+                for value in values:
+                    assert value not in text, 'a planted secret is in artifact %s' % path.relative_to(self.pdd)
+        for value in values:
+            assert value not in self.printed, 'a planted secret was printed by run_job'
+
+
+@pytest.fixture(scope='module')
+def job_env(tmp_path_factory):
+    """Unique project, root and ports; survey answers and secrets the way AWX would supply them."""
+    tmp = tmp_path_factory.mktemp('runner')
+    canary = {'POSTGRES_PASSWORD': 'pgCANARY' + secrets.token_hex(8), 'SECRET_KEY': 'skCANARY' + secrets.token_hex(16),
+              'ADMIN_PASSWORD': 'adCANARY' + secrets.token_hex(8)}
+    project = 'aishield-rj-' + secrets.token_hex(3)
+    # The p95 gate is the smoke test's own business (test_deploy_local, molecule); here it would only
+    # measure how busy the shared CI machine is, not the runner contract this file checks.
+    base = {'aishield_root': str(tmp / 'root'), 'aishield_project': project, 'aishield_http_port': _free_port(),
+            'aishield_frontend_port': _free_port(), 'aishield_secrets': canary, 'aishield_smoke_max_p95_ms': 20000}
+    counter = {'n': 0}
+
+    def run(key, **answers):
+        counter['n'] += 1
+        template = RUN_JOB.find_template(RUN_JOB.load_templates(), key)
+        out = io.StringIO()
+        pdd = tmp / ('pdd-%d-%s' % (counter['n'], key))
+        runner, progress = RUN_JOB.run(template, str(REPO / 'inventories' / 'local'), dict(base, **answers), str(pdd), out=out)
+        printed = out.getvalue() + RUN_JOB.summary(runner, progress, template)
+        return Job(runner, progress, printed, pdd)
+
+    yield {'run': run, 'canary': canary, 'root': Path(base['aishield_root']), 'project': project}
+    subprocess.run(['docker', 'compose', '-p', project, 'down', '-v', '--remove-orphans'], capture_output=True, timeout=180,
+                   check=False)
+
+
+def test_deploy_survey_guard_refuses_a_skipped_backup_without_reason(job_env):
+    job = job_env['run']('deploy', aishield_version='v1', aishield_backup_skip='true', aishield_backup_skip_reason='')
+    assert job.runner.status == 'failed' and job.runner.rc != 0
+    assert 'aishield_backup_skip_reason is empty or shorter than 10 characters' in job.printed
+    assert job.task_names() == ['Refuse to skip the backup without a reason'], 'the deploy went on after the guard'
+    assert not job_env['root'].exists(), 'the refused deploy changed something'
+    job.assert_no_secret(job_env['canary'].values())
+
+
+def test_deploy_template_deploys_v1_and_hands_the_release_to_the_next_node(job_env):
+    job = job_env['run']('deploy', aishield_version='v1', aishield_strategy='rolling')
+    assert job.runner.status == 'successful' and job.runner.rc == 0, job.printed[-3000:]
+    # The pipeline's roles ran, in a job that AWX would show green.
+    assert {'preflight', 'compose_deploy', 'backup', 'migration', 'smoke_test'} <= job.roles(), job.roles()
+    stats = job.stats()
+    assert stats['changed'].get('localhost', 0) > 0 and not stats['failures'] and not stats['dark']
+    # set_stats artifacts: what the workflow's next node receives as extra vars.
+    release = json.loads((job_env['root'] / 'current' / 'release.json').read_text())
+    artifacts = stats['artifact_data']
+    assert artifacts['aishield_release_id'] == release['release_id'] and release['status'] == 'good'
+    assert artifacts['aishield_release_status'] == 'good' and artifacts['aishield_release_version'] == 'v1'
+    assert artifacts['aishield_backup_key'] == release['backup']['key'] and artifacts['aishield_backup_key'].startswith('backups/')
+    assert artifacts['aishield_previous_release'] == '' and artifacts['aishield_rollback_to'] == ''
+    assert artifacts['aishield_releases']['localhost']['aishield_release_id'] == release['release_id']
+    assert 'aishield_release_id' in job.printed and 'SUMMARY AI Shield deploy: successful (rc 0)' in job.printed
+    assert 'TASK  [smoke_test]' in job.printed  # per-task progress from the event stream
+    job.assert_no_secret(job_env['canary'].values())
+
+
+def test_backup_template_exports_its_key(job_env):
+    job = job_env['run']('backup')
+    assert job.runner.status == 'successful', job.printed[-3000:]
+    assert job.roles() == {'backup'}
+    key = job.stats()['artifact_data']['aishield_backup_key']
+    assert key.startswith('backups/aishield/') and key.endswith('.dump')
+    stdout = next((job.pdd / 'artifacts').glob('*/stdout')).read_text(encoding='utf-8')
+    assert 'aishield_restore_key=%s' % key in stdout  # the same key the playbook tells a human
+    job.assert_no_secret(job_env['canary'].values())

@@ -1,0 +1,106 @@
+#!/usr/bin/env python
+# -*- coding: utf-8 -*-
+# Copyright (c) 2025, AI Shield SRE <sre@aishield.invalid>
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Turn tests/bench/results/*.json into results.md and PNG plots (probe timelines, deploy-time bars).
+
+  .venv/bin/python tests/bench/report.py            # deploy.json (+ backup.json when present)
+  .venv/bin/python tests/bench/report.py --quick    # deploy-quick.json, the smoke mode's output
+"""
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import matplotlib
+matplotlib.use('Agg')
+import matplotlib.pyplot as plt  # noqa: E402 pylint: disable=wrong-import-position
+
+REPO = Path(__file__).resolve().parents[2]
+LABELS = {'runbook': 'runbook as written', 'compose_task': 'one docker_compose_v2 task',
+          'recreate': 'aishield.ops recreate', 'rolling': 'aishield.ops rolling'}
+
+
+def timeline_plot(series, path, title):
+    fig, axes = plt.subplots(len(series), 1, figsize=(9, 1.6 * len(series) + 0.6), sharex=True, squeeze=False)
+    for axis, (label, timeline) in zip(axes[:, 0], series):
+        ok = [t for t, good in timeline if good]
+        bad = [t for t, good in timeline if not good]
+        axis.scatter(ok, [1] * len(ok), s=2, color='tab:green', label='200')
+        axis.scatter(bad, [0] * len(bad), s=2, color='tab:red', label='failed')
+        axis.set_yticks([0, 1], ['fail', 'ok'])
+        axis.set_ylim(-0.5, 1.5)
+        axis.set_title(label, fontsize=9, loc='left')
+    axes[-1, 0].set_xlabel('seconds since the probe started')
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    fig.savefig(str(path), dpi=110)
+    plt.close(fig)
+
+
+def bars_plot(data, path):
+    deployers = list(data['medians'])
+    fig, axis = plt.subplots(figsize=(7, 3.2))
+    axis.bar(range(len(deployers)), [data['medians'][d]['wall_s'] for d in deployers], color='tab:blue', alpha=0.6)
+    for index, deployer in enumerate(deployers):
+        walls = [r['wall_s'] for r in data['runs'] if r['deployer'] == deployer]
+        axis.scatter([index] * len(walls), walls, color='black', s=10, zorder=3)
+    axis.set_xticks(range(len(deployers)), [LABELS[d] for d in deployers], fontsize=8)
+    axis.set_ylabel('v1 -> v2 wall time, s (bar: median, dots: rounds)')
+    fig.tight_layout()
+    fig.savefig(str(path), dpi=110)
+    plt.close(fig)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split('\n', 1)[0])
+    parser.add_argument('--quick', action='store_true')
+    parser.add_argument('--results', default=str(REPO / 'tests/bench/results'))
+    args = parser.parse_args()
+    results = Path(args.results)
+    suffix = '-quick' if args.quick else ''
+    data = json.loads((results / ('deploy%s.json' % suffix)).read_text())
+    lines = ['# Benchmark results%s' % (' (smoke mode: not figures to quote)' if args.quick else ''), '',
+             'Command: `%s`; %s CPUs, Docker %s; load average before %s, after %s; probe %d req/s on /health through the proxy.'
+             % (data['command'], data['machine']['cpus'], data['machine']['docker'], data['machine']['load_before'],
+                data['machine']['load_after'], data['rate']), '',
+             '## Deploy v1 -> v2 (median over rounds)', '',
+             '| deployer | wall s (median) | rounds s | failed requests (median) | longest gap s (median) | tasks ok/skipped | load (1, 5, 15 min) |',
+             '|---|---:|---|---:|---:|---|---|']
+    for deployer, med in data['medians'].items():
+        runs = [r for r in data['runs'] if r['deployer'] == deployer]
+        tasks = runs[-1].get('tasks') or {}
+        lines.append('| %s | %.1f | %s | %s | %.2f | %s | %s |' % (
+            LABELS[deployer], med['wall_s'], ' / '.join('%.1f' % r['wall_s'] for r in runs), med['failures'], med['longest_gap_s'],
+            '%s/%s' % (tasks.get('ok'), tasks.get('skipped')) if tasks else 'n/a', ' '.join('%s' % r['load'] for r in runs[-1:])))
+    lines += ['', '## Rollback', '', '| rollback | time s | failed requests | longest gap s | note |', '|---|---:|---:|---:|---|']
+    for name, result in data.get('rollback', {}).items():
+        probe = result.get('probe') or {}
+        seconds = result.get('rollback_s', result.get('wall_s'))
+        note = ('from the rescue to the previous release passing its smoke test' if name == 'ours_auto' else
+                'version serving afterwards: %s' % result.get('version_after') if name == 'runbook_retag_restart' else
+                'rollback.yml, wall time')
+        lines.append('| %s | %s | %s | %s | %s; load %s |'
+                     % (name, seconds, probe.get('failures'), probe.get('longest_gap_s'), note, result.get('load')))
+    slowest = next((r['slowest'] for r in reversed(data['runs']) if r['deployer'] == 'rolling' and r.get('slowest')), [])
+    if slowest:
+        lines += ['', '## Slowest tasks of a rolling deploy (profile_tasks)', '', '| task | s |', '|---|---:|']
+        lines += ['| %s | %.2f |' % (name.replace('|', '/'), secs) for name, secs in slowest]
+    backup = results / 'backup.json'
+    if backup.exists() and not args.quick:
+        lines += ['', '## Backup (tests/bench/backup_bench.py, results/backup.json)', '', json.loads(backup.read_text()).get('table', '')]
+    lines += ['', '## Scale', '', 'Not measured: %s.' % data['scale']['reason']]
+    series = [(LABELS[r['deployer']] + ' (round %d)' % r['round'], r['timeline'])
+              for r in data['runs'] if r['round'] == data['runs'][-1]['round']]
+    series += [('rollback: %s' % name, result['timeline']) for name, result in data.get('rollback', {}).items() if result.get('timeline')]
+    timeline_plot(series, results / ('probe-timeline%s.png' % suffix), 'GET /health at %d req/s during each deploy and rollback' % data['rate'])
+    bars_plot(data, results / ('deploy-time%s.png' % suffix))
+    lines += ['', '![probe timeline](probe-timeline%s.png)' % suffix, '', '![deploy time](deploy-time%s.png)' % suffix]
+    (results / ('results%s.md' % suffix)).write_text('\n'.join(lines) + '\n')
+    print('\n'.join(lines))
+
+
+if __name__ == '__main__':
+    main()

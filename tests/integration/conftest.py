@@ -49,6 +49,25 @@ def free_port():
         return sock.getsockname()[1]
 
 
+class PsWatcher(threading.Thread):
+    """Samples every command line on the host (containers included) until stopped; bounded by the run."""
+
+    def __init__(self, interval=0.2, limit=3000):
+        super().__init__(daemon=True)
+        self.stop = threading.Event()
+        self.interval = interval
+        self.limit = limit
+        self.lines = set()
+        self.samples = 0
+
+    def run(self):
+        while not self.stop.is_set() and self.samples < self.limit:
+            out = subprocess.run(['ps', '-eo', 'args'], capture_output=True, text=True, timeout=10, check=False).stdout
+            self.lines.update(out.splitlines())
+            self.samples += 1
+            self.stop.wait(self.interval)
+
+
 def wait_for(predicate, timeout, interval=0.2, what='condition'):
     """Poll predicate() until it is truthy; fail the test after timeout seconds."""
     end = time.monotonic() + timeout

@@ -16,8 +16,6 @@ from __future__ import annotations
 import os
 import secrets
 import subprocess
-import threading
-import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -163,22 +161,3 @@ def kill_in_container(container, program, marker, signal='KILL'):
                           capture_output=True, text=True, timeout=30, check=False)
     assert proc.returncode == 0, proc.stderr
     return int(proc.stdout.strip() or 0)
-
-
-class PsWatcher(threading.Thread):
-    """Samples every command line on the host (containers included) until stopped; bounded by the run."""
-
-    def __init__(self, interval=0.2, limit=3000):
-        super().__init__(daemon=True)
-        self.stop = threading.Event()
-        self.interval = interval
-        self.limit = limit
-        self.lines = set()
-        self.samples = 0
-
-    def run(self):
-        while not self.stop.is_set() and self.samples < self.limit:
-            out = subprocess.run(['ps', '-eo', 'args'], capture_output=True, text=True, timeout=10, check=False).stdout
-            self.lines.update(out.splitlines())
-            self.samples += 1
-            self.stop.wait(self.interval)

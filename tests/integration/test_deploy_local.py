@@ -9,27 +9,19 @@ import json
 import os
 import re
 import secrets
-import shutil
-import socket
 import subprocess
 import sys
-import threading
 from pathlib import Path
 
 import pytest
 import yaml
 
+from conftest import docker_available, free_port, PsWatcher
+
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 
-pytestmark = pytest.mark.skipif(shutil.which("docker") is None or subprocess.run(
-    ["docker", "info"], capture_output=True, check=False).returncode != 0, reason="no Docker engine answers")
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+pytestmark = pytest.mark.skipif(not docker_available(), reason="no Docker engine answers")
 
 
 @pytest.fixture(scope="module")
@@ -45,8 +37,8 @@ def deploy_env(tmp_path_factory):
     extra = {
         "aishield_root": str(tmp / "root"),
         "aishield_project": project,
-        "aishield_http_port": _free_port(),
-        "aishield_frontend_port": _free_port(),
+        "aishield_http_port": free_port(),
+        "aishield_frontend_port": free_port(),
         "aishield_secrets": planted,
     }
     vars_file = tmp / "extra.yml"
@@ -54,21 +46,6 @@ def deploy_env(tmp_path_factory):
     vars_file.chmod(0o600)
     yield {"tmp": tmp, "planted": planted, "project": project, "vars_file": vars_file, **extra}
     subprocess.run(["docker", "compose", "-p", project, "down", "-v", "--remove-orphans"], capture_output=True, timeout=180, check=False)
-
-
-class PsWatcher(threading.Thread):
-    """Samples every process's command line while a run goes on (bounded by the run)."""
-
-    def __init__(self):
-        super().__init__(daemon=True)
-        self.stop = threading.Event()
-        self.lines: set[str] = set()
-
-    def run(self):
-        while not self.stop.is_set():
-            out = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True, check=False).stdout
-            self.lines.update(out.splitlines())
-            self.stop.wait(0.2)
 
 
 def _deploy(env, *extra_args, check=None, playbook="deploy.yml"):

@@ -19,12 +19,11 @@ import threading
 
 import pytest
 
-from conftest import wait_for  # noqa: E402  pylint: disable=wrong-import-position
+from conftest import PsWatcher, wait_for  # noqa: E402  pylint: disable=wrong-import-position
 
 # Helpers come from the plugin module itself; register it for assert rewriting before importing it.
 pytest.register_assert_rewrite('s3_fixtures')
 from s3_fixtures import (  # noqa: E402  pylint: disable=wrong-import-position
-    PsWatcher,
     bucket_is_empty,
     fill_big,
     fill_small,
@@ -180,7 +179,7 @@ def test_killed_pg_dump_leaves_no_object_and_no_upload(postgres, big_db, moto_en
     runner.start()
     # Wait until parts are flowing, so the kill lands mid-stream.
     wait_for(lambda: s3.list_multipart_uploads(Bucket=bucket).get('Uploads') or not runner.is_alive(),
-                 300, 0.2, 'a multipart upload to start')
+             300, 0.2, 'a multipart upload to start')
     assert runner.is_alive(), 'the backup finished before it could be killed: %s' % holder['run'].output[-2000:]
     killed = kill_in_container(postgres.container, 'pg_dump', big_db)
     runner.join(600)

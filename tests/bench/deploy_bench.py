@@ -410,8 +410,15 @@ def main():
     parser.add_argument('--rounds', type=int, default=3, help='alternating rounds of all deployers (median over them)')
     parser.add_argument('--rate', type=int, default=50, help='probe requests per second')
     parser.add_argument('--quick', action='store_true', help='smoke mode: one runbook deploy and its rollback, no Ansible deploys')
+    parser.add_argument('--deployers', default=','.join(DEPLOYERS),
+                        help='comma-separated subset of %s (default: all)' % ', '.join(DEPLOYERS))
+    parser.add_argument('--no-rollback', action='store_true', help='skip the rollback measurements')
     parser.add_argument('--results', default=str(REPO / 'tests/bench/results'))
     args = parser.parse_args()
+    chosen = tuple(d for d in args.deployers.split(',') if d)
+    unknown = sorted(set(chosen) - set(DEPLOYERS))
+    if unknown:
+        parser.error('unknown deployer(s) %s; known: %s' % (', '.join(unknown), ', '.join(DEPLOYERS)))
     results_dir = Path(args.results)
     results_dir.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix='aishield-bench-'))
@@ -421,7 +428,7 @@ def main():
                         'docker': sh(['docker', 'version', '--format', '{{.Server.Version}}']).stdout.strip()},
             'rate': args.rate, 'runs': []}
     try:
-        deployers = ('runbook',) if args.quick else DEPLOYERS
+        deployers = ('runbook',) if args.quick else chosen
         for round_no in range(1 if args.quick else args.rounds):
             for deployer in deployers:
                 run = one_deploy(work, deployer, args.rate, results_dir)
@@ -429,8 +436,10 @@ def main():
                 data['runs'].append(run)
                 print('%-13s round %d: %.1f s, probe %s, load %s' % (deployer, round_no + 1, run['wall_s'], run['probe'], run['load']),
                       flush=True)
-        data['rollback'] = {'runbook_retag_restart': runbook_rollback(work, args.rate)} if args.quick else rollbacks(work, args.rate, results_dir)
-        print('rollback: %s' % json.dumps({k: {x: y for x, y in v.items() if x != 'timeline'} for k, v in data['rollback'].items()}),
+        if not args.no_rollback:
+            data['rollback'] = ({'runbook_retag_restart': runbook_rollback(work, args.rate)} if args.quick
+                                else rollbacks(work, args.rate, results_dir))
+        print('rollback: %s' % json.dumps({k: {x: y for x, y in v.items() if x != 'timeline'} for k, v in data.get('rollback', {}).items()}),
               flush=True)
     finally:
         shutil.rmtree(str(work), ignore_errors=True)

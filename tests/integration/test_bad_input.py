@@ -36,21 +36,6 @@ RELEASE_ID = "20261128T100000Z-v1"
 pytestmark = pytest.mark.integration
 
 
-# Known gaps: rejected too late (after a change) or not at all. Each reason names where the check belongs.
-def gap(reason, *row):
-    """A row the checks reject too late or not at all: xfail, strict, so closing the gap turns it red until unmarked."""
-    return pytest.param(*row, marks=pytest.mark.xfail(reason="issue 9 gap: " + reason, strict=True))
-
-
-GAP_1 = ("playbooks/vars/aishield.yml maps it through `| int`, so 'many' silently becomes 0 (keep only current "
-         "and previous); needs a check in compose_deploy preflight (owner B)")
-GAP_2 = ("roles/preflight does not check that a backup target is set; the backup role refuses it only after "
-         "the release is created and db/redis are up (owner B)")
-GAP_3 = ("notify validates its URL only when it first runs, after the lock and the release directory; deploy's "
-         "preflight should run notify's checks (owner B)")
-GAP_4 = ("notify's argument spec rejects it only when notify first runs, after the lock and the release "
-         "directory (owner B)")
-
 # (id, playbook, overrides of the valid inputs, substrings the output must contain)
 CASES = [
     ("deploy-version-missing", "deploy.yml", {"aishield_version": ""},
@@ -75,16 +60,16 @@ CASES = [
      ["compose_deploy_strategy", "rolling, recreate"]),
     ("deploy-port-not-a-number", "deploy.yml", {"aishield_http_port": "eighty"},
      ["compose_deploy_http_port"]),
-    gap(GAP_1, "deploy-keep-releases-wrong-type", "deploy.yml", {"aishield_keep_releases": "many"},
-        ["aishield_keep_releases"]),
-    gap(GAP_2, "deploy-backup-nowhere", "deploy.yml", {"aishield_backup_s3_bucket": ""},
-        ["aishield_backup_s3_bucket", "aishield_backup_dest"]),
+    ("deploy-keep-releases-wrong-type", "deploy.yml", {"aishield_keep_releases": "many"},
+     ["compose_deploy_keep_releases", "'many'"]),
+    ("deploy-backup-nowhere", "deploy.yml", {"aishield_backup_s3_bucket": ""},
+     ["aishield_backup_s3_bucket", "aishield_backup_dest"]),
     ("deploy-public-url-malformed", "deploy.yml", {"aishield_public_url": "aishield.example.com"},
      ["preflight_tls_url must be an https:// URL", "aishield.example.com"]),
-    gap(GAP_3, "deploy-webhook-url-malformed", "deploy.yml", {"aishield_chat_webhook_url": "hooks.example.com/T000"},
-        ["aishield_chat_webhook_url"]),
-    gap(GAP_4, "deploy-statuspage-provider-unknown", "deploy.yml", {"aishield_statuspage_provider": "pagerduty"},
-        ["notify_statuspage_backend", "statuspage, generic, none"]),
+    ("deploy-webhook-url-malformed", "deploy.yml", {"aishield_chat_webhook_url": "hooks.example.com/T000"},
+     ["aishield_chat_webhook_url"]),
+    ("deploy-statuspage-provider-unknown", "deploy.yml", {"aishield_statuspage_provider": "pagerduty"},
+     ["notify_statuspage_backend", "statuspage, generic, none", "aishield_statuspage_provider"]),
     ("rollback-target-missing", "rollback.yml", {"aishield_rollback_to": "20990101T000000Z-v9"},
      ["No release 20990101T000000Z-v9", RELEASE_ID]),
     ("rollback-mode-unknown", "rollback.yml", {"aishield_rollback_mode": "sideways"},

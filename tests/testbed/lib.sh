@@ -21,12 +21,14 @@ debian_mirror() {
 }
 
 apt_updated=""
+# setup.sh builds the venv beside the engine step: both may install packages, so apt runs one at a time.
 apt_install() {
+  local lock=/var/lock/aishield-testbed-apt.lock
   if [ -z "$apt_updated" ]; then
-    DEBIAN_FRONTEND=noninteractive apt-get -qq update
+    DEBIAN_FRONTEND=noninteractive flock -w 900 "$lock" apt-get -qq update
     apt_updated=1
   fi
-  DEBIAN_FRONTEND=noninteractive apt-get -qq install -y --no-install-recommends "$@" >/dev/null
+  DEBIAN_FRONTEND=noninteractive flock -w 900 "$lock" apt-get -qq install -y --no-install-recommends "$@" >/dev/null
 }
 
 # port_free PORT NAME: fail naming the port when something else listens on 127.0.0.1:PORT.

@@ -11,7 +11,7 @@ demo: testbed
 	bash tests/testbed/check_ports.sh aishield-demo 8000 3000
 	ansible-playbook playbooks/deploy.yml -i inventories/local
 
-## Command 2: the whole test suite (unit, lint, sanity, build, integration, molecule), with stage times.
+## Command 2: the whole test suite (unit, lint, sanity, build, integration beside Molecule maintenance and the bench smoke runs, Molecule deploy and rollback), with stage times.
 test: testbed
 	bash tests/run.sh
 
@@ -24,7 +24,7 @@ venv:
 unit lint sanity build integration side molecule extended:
 	bash tests/run.sh $@
 
-## Benchmarks (slow: ~1 h on 2 cores; want an idle machine): results/*.json, results.md, PNG plots.
+## Benchmarks (slow: ~40 min on 2 cores; want an idle machine): results/*.json, results.md, PNG plots.
 bench: testbed
 	python tests/bench/deploy_bench.py --rounds 3
 	python tests/bench/backup_bench.py --size-gb 1

@@ -51,6 +51,17 @@ def test_restart_needed_confirmation_and_left_the_worker_healthy(host):
     assert state == "running healthy"
 
 
+def test_restart_stack_restarted_every_service_and_left_it_healthy(host):
+    assert "The stack restarted and healthy" in _run("restart-stack")["output"]
+    before = dict(line.split() for line in host.file("/root/started-before").content_string.splitlines())
+    assert len(before) == 6, before
+    for name, started in before.items():
+        state = host.check_output("docker inspect -f '{{.State.StartedAt}} {{.State.Status}} {{.State.Health.Status}}' %s" % name[1:])
+        now, status, health = state.split()
+        assert now != started, "%s was not restarted" % name
+        assert (status, health) == ("running", "healthy"), (name, state)
+
+
 def test_weekly_restore_passed_then_failed_on_the_corrupted_object(host):
     good = json.loads(host.file("/opt/aishield/reports/weekly-latest.json").content_string)
     assert good["status"] == "fail", "the corrupted run is the latest weekly report"

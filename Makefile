@@ -4,14 +4,14 @@ VENV ?= $(CURDIR)/.venv
 export PATH := $(VENV)/bin:$(PATH)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 
-.PHONY: demo test testbed venv unit lint sanity build integration side molecule extended bench teardown clean
+.PHONY: demo test testbed venv unit lint sanity build integration molecule extended bench teardown clean
 
 ## Command 1: set everything up, deploy the reference stack v1 on the local Docker host, print smoke results.
 demo: testbed
 	bash tests/testbed/check_ports.sh aishield-demo 8000 3000
 	ansible-playbook playbooks/deploy.yml -i inventories/local
 
-## Command 2: the whole test suite (unit, lint, sanity, build, integration beside Molecule maintenance and the bench smoke runs, Molecule deploy and rollback), with stage times.
+## Command 2: the whole test suite (unit, lint, sanity, build, integration, molecule), with stage times.
 test: testbed
 	bash tests/run.sh
 
@@ -21,7 +21,7 @@ testbed:
 venv:
 	bash tests/testbed/setup.sh venv
 
-unit lint sanity build integration side molecule extended:
+unit lint sanity build integration molecule extended:
 	bash tests/run.sh $@
 
 ## Benchmarks (slow: ~40 min on 2 cores; want an idle machine): results/*.json, results.md, PNG plots.

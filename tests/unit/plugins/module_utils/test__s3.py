@@ -368,7 +368,9 @@ def test_exactly_one_chunk_is_multipart():
 
 
 def test_parts_in_flight_are_bounded_by_concurrency():
-    client = FakeS3(part_delay=0.05)
+    # Each part takes 0.5 s, far longer than hashing the next 5 MiB even with every core busy
+    # (at 0.05 s the parts stopped overlapping while CI ran four stages at once).
+    client = FakeS3(part_delay=0.5)
     data = os.urandom(5 * MIB * 8)
     transfer(pieces(data, MIB), sink(client, concurrency=3))
     assert 1 < client.max_in_flight <= 3

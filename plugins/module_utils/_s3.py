@@ -87,8 +87,9 @@ def s3_argument_spec():
     return spec
 
 
-# Every S3 call is tried this often (botocore's standard mode: connection errors, throttling and
+# Every S3 call is tried this often in all (botocore's standard mode: connection errors, throttling and
 # 5xx, with jittered exponential backoff), so an unreachable endpoint fails in seconds, not never.
+# total_max_attempts counts the first try; botocore's max_attempts would count retries only (one more).
 MAX_ATTEMPTS = 5
 
 # Explicit keys only make sense as a pair; the token is optional on top.
@@ -104,7 +105,7 @@ def aws_client(service, params, max_pool_connections=10, read_timeout=120):
     if service == 's3' and params.get('endpoint_url'):
         s3_conf = {'addressing_style': 'path'}
     config = Config(
-        retries={'max_attempts': MAX_ATTEMPTS, 'mode': 'standard'},
+        retries={'total_max_attempts': MAX_ATTEMPTS, 'mode': 'standard'},
         max_pool_connections=max_pool_connections,
         connect_timeout=10,
         read_timeout=read_timeout,

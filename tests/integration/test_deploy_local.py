@@ -167,10 +167,11 @@ def _psql(env, sql):
 
 
 def test_backup_restore_and_verify_playbooks(deploy_env):
-    """backup.yml takes a backup now, restore.yml puts it into a scratch database, verify.yml checks the release."""
+    """backup.yml takes a backup now, restore.yml puts the newest into a scratch database, verify.yml checks the release."""
     out = _deploy(deploy_env, playbook="backup.yml", check=True)[1]
     key = re.search(r"aishield_restore_key=(backups/aishield/\S+\.dump)", out).group(1)
-    out = _deploy(deploy_env, "-e", f"aishield_restore_key={key}", playbook="restore.yml", check=True)[1]
+    # No aishield_restore_key: restore.yml takes the newest backup (the backup role's `latest` entry point).
+    out = _deploy(deploy_env, playbook="restore.yml", check=True)[1]
     assert f"restored  {key} -> aishield_restore" in out
     users = _psql(deploy_env, "SELECT count(*) FROM users")
     assert re.search(rf"public\.users {users}\b", out), out[-2000:]  # row counts of the scratch copy

@@ -11,11 +11,17 @@ Uses conftest's `postgres` (aishield/postgres:15, skipped only without Docker) a
 
 from __future__ import annotations
 
+import collections
 import hashlib
+import http.client
 import json
 import os
+import socket
 import stat
+import struct
 import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
@@ -24,6 +30,7 @@ from conftest import PsWatcher, wait_for  # noqa: E402  pylint: disable=wrong-im
 # Helpers come from the plugin module itself; register it for assert rewriting before importing it.
 pytest.register_assert_rewrite('s3_fixtures')
 from s3_fixtures import (  # noqa: E402  pylint: disable=wrong-import-position
+    AWS_SECRET_KEY,
     bucket_is_empty,
     fill_big,
     fill_small,
@@ -188,6 +195,117 @@ def test_killed_pg_dump_leaves_no_object_and_no_upload(postgres, big_db, moto_en
     assert killed >= 1
     assert result.get('failed') and 'nothing was stored' in result['msg'], result
     assert 'signal 9' in result['msg'] or 'exited with' in result['msg']
+    assert bucket_is_empty(s3, bucket) == ([], [])
+
+
+# Hop-by-hop headers are the proxy's own business; the body is re-framed with a Content-Length.
+_HOP_HEADERS = frozenset(('connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding',
+                          'upgrade', 'expect', 'content-length'))
+
+
+class _PartDropper(BaseHTTPRequestHandler):
+    """Relays each request to moto on a fresh connection; UploadParts after the first get a reset, not an answer."""
+
+    protocol_version = 'HTTP/1.1'  # also makes the server answer botocore's Expect: 100-continue
+    timeout = 60  # a stuck client cannot hold a handler thread past the test
+    state = None  # set per server class
+
+    def log_message(self, *args):
+        return
+
+    def _read_body(self):
+        # botocore sends Content-Length over http (aws-chunked only over https); chunked is read anyway, not hung on.
+        if 'chunked' in self.headers.get('Transfer-Encoding', '').lower():
+            pieces = []
+            while True:
+                size = int(self.rfile.readline().split(b';')[0], 16)
+                if not size:
+                    while self.rfile.readline() not in (b'\r\n', b'\n', b''):
+                        pass  # trailers
+                    return b''.join(pieces)
+                pieces.append(self.rfile.read(size))
+                self.rfile.readline()
+        return self.rfile.read(int(self.headers.get('Content-Length') or 0))
+
+    def _handle(self):
+        state = self.state
+        body = self._read_body()
+        query = parse_qs(urlsplit(self.path).query)
+        if self.command == 'PUT' and 'partNumber' in query and 'uploadId' in query:
+            part = int(query['partNumber'][0])
+            with state['lock']:
+                drop = state['passed'] >= 1
+                if drop:
+                    state['dropped'].append(part)
+                else:
+                    state['passed'] += 1
+            if drop:
+                # The whole part arrived, the answer never comes: linger 0 turns the close into a reset.
+                self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack('ii', 1, 0))
+                self.close_connection = True
+                return
+        with state['lock']:
+            state['requests'].append((self.command, urlsplit(self.path).query))
+        upstream = http.client.HTTPConnection(state['host'], state['port'], timeout=60)
+        try:
+            upstream.putrequest(self.command, self.path, skip_host=True, skip_accept_encoding=True)
+            for name, value in self.headers.items():
+                if name.lower() not in _HOP_HEADERS:
+                    upstream.putheader(name, value)
+            if body or self.command in ('PUT', 'POST'):
+                upstream.putheader('Content-Length', str(len(body)))
+            upstream.endheaders(body or None)
+            resp = upstream.getresponse()
+            data = resp.read()
+            self.send_response_only(resp.status, resp.reason)
+            for name, value in resp.getheaders():
+                if name.lower() not in _HOP_HEADERS:
+                    self.send_header(name, value)
+            # A HEAD answer announces the object's length but carries no body.
+            length = resp.getheader('Content-Length', '0') if self.command == 'HEAD' else str(len(data))
+            self.send_header('Content-Length', length)
+            self.end_headers()
+            if self.command != 'HEAD':
+                self.wfile.write(data)
+        finally:
+            upstream.close()
+
+    do_GET = do_HEAD = do_PUT = do_POST = do_DELETE = _handle
+
+
+def test_s3_failing_mid_upload_is_retried_then_aborted_leaving_nothing(postgres, big_db, moto_endpoint, s3, bucket,
+                                                                       ansible_playbook):
+    """S3 drops out after the first part: every later part is retried, then the upload is aborted, not orphaned."""
+    upstream = urlsplit(moto_endpoint)
+    state = {'lock': threading.Lock(), 'passed': 0, 'dropped': [], 'requests': [],
+             'host': upstream.hostname, 'port': upstream.port}
+    server = ThreadingHTTPServer(('127.0.0.1', 0), type('Handler', (_PartDropper,), {'state': state}))
+    server.daemon_threads = True
+    serving = threading.Thread(target=server.serve_forever, daemon=True)
+    serving.start()
+    proxy = 'http://127.0.0.1:%d' % server.server_port
+    try:
+        # pg_backup has no retry option: _s3.aws_client fixes botocore's standard mode (5 tries in all, short backoff).
+        task = backup_task(postgres, big_db, dict(s3_args(proxy, bucket), chunk_size_mb=5, concurrency=2,
+                                                  timeout=240))
+        run = ansible_playbook([task], timeout=300)
+    finally:
+        server.shutdown()
+        server.server_close()
+        serving.join(10)
+    result = run['backup']
+    tries = collections.Counter(state['dropped'])
+    assert result.get('failed'), run.output[-3000:]
+    assert state['passed'] == 1 and tries, 'the proxy never dropped a part, so nothing was tested: %s' % result
+    # _s3.MAX_ATTEMPTS: each call is tried 5 times in all (the message for an unreachable bucket says so too).
+    assert max(tries.values()) == 5, 'a dropped part should be tried 5 times: %s' % dict(tries)
+    msg = result['msg']
+    assert 'nothing was stored' in msg and 's3://%s/%s' % (bucket, key_for(big_db)) in msg, msg
+    assert 'uploading a part failed' in msg, msg
+    assert any(method == 'DELETE' and 'uploadId=' in query for method, query in state['requests']), \
+        'no AbortMultipartUpload went out: %s' % state['requests']
+    assert AWS_SECRET_KEY not in run.output
+    # Straight at moto, past the proxy: neither the staging object nor its upload may survive.
     assert bucket_is_empty(s3, bucket) == ([], [])
 
 

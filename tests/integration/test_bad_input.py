@@ -15,8 +15,10 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -208,3 +210,39 @@ def test_bad_input_is_rejected_before_any_change(runs, case_id, expected):
     containers = subprocess.run(["docker", "ps", "-aq", "--filter", f"label=com.docker.compose.project={case['project']}"],
                                 capture_output=True, text=True, check=False).stdout.split()
     assert containers == [], "a rejected run started containers"
+
+
+def test_deploy_while_another_holds_the_lock_is_refused_before_preflight(tmp_path):
+    """A second deploy is refused by compose_deploy's early look at deploy.lock, naming the holder,
+    before the pre-flight's registry and S3 checks; the holder's lock and the root stay as they were."""
+    root = tmp_path / "root"
+    _make_root(root)
+    # The holder is this test process: it runs on this controller, so the refusal says to wait for it.
+    lock = {"holder": f"alice@{socket.gethostname()}", "version": "v9", "time": "2026-11-29T03:00:00Z",
+            "pid": str(os.getpid()), "token": "planted"}
+    (root / "deploy.lock").write_text(json.dumps(lock) + "\n")
+    before = _tree(root)
+    project = "aishield-bad-" + secrets.token_hex(3)
+    inventory = tmp_path / "inventory.yml"
+    inventory.touch(mode=0o600)
+    inventory.write_text(yaml.safe_dump({"all": {"children": {"aishield": {"hosts": {
+        "locked": _host_vars(root, project, {"aishield_version": "v2"})}}}}}))
+    env = dict(os.environ, ANSIBLE_CONFIG=str(REPO / "ansible.cfg"), ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0",
+               PATH=f"{BIN}:{os.environ['PATH']}", ANSIBLE_LOCAL_TEMP=str(tmp_path / "ansible-tmp"))
+    started = time.monotonic()
+    proc = subprocess.run([str(BIN / "ansible-playbook"), "playbooks/deploy.yml", "-i", str(inventory)], cwd=REPO,
+                          env=env, capture_output=True, text=True, timeout=300, check=False)
+    took = time.monotonic() - started
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0, out[-3000:]
+    assert (f"Another deploy holds {root}/deploy.lock: {lock['holder']} deploying v9 since {lock['time']} "
+            f"(pid {os.getpid()})") in out, out[-3000:]
+    assert "still runs on this controller: wait for it" in out
+    # Before the pre-flight: its registry lookup (port 9, refused) would otherwise have failed the run first.
+    assert "TASK [aishield.ops.preflight : Look up each image in its registry]" not in out
+    assert "TASK [aishield.ops.compose_deploy : Take the deploy lock]" not in out
+    assert json.loads((root / "deploy.lock").read_text()) == lock
+    assert _tree(root) == before
+    # The whole run, start-up and the failure report included: 7.3 s on this 2-core machine. The pre-flight
+    # alone takes longer than the bound, so running it before the refusal fails here.
+    assert took < 20, took

@@ -1,13 +1,20 @@
 #!/usr/bin/env bash
 # The whole test suite, stage by stage, with the time each took.
 # Usage: tests/run.sh [stage...]
-#   stages: unit lint sanity build integration molecule extended
+#   stages: unit lint sanity build integration molecule molecule-<scenario> extended,
+#   and `lanes` (the default run's two lanes below, without the static stages)
 #   With no argument the four quick static stages (unit lint sanity build) run side by side,
-#   each into its own log that is printed when it ends, then integration, then molecule.
-#   Nothing runs beside integration or Molecule: on 2 cores a second job slowed integration
-#   from 15 to 21 min and one restore test timed out (2026-11-29).
-#   `extended` is not part of the default run (CI time): the fault matrix, the maintenance and
-#   DR-drill suites on the local engine, and the Molecule `maintenance` scenario.
+#   each into its own log that is printed when it ends; then two lanes run side by side, each
+#   line of their output prefixed with the lane's name:
+#     lane "local":     integration, then Molecule deploy
+#     lane "molecule":  Molecule rollback, then Molecule maintenance
+#   Each lane is one Ansible run at a time on one host: about one core busy on average (vmstat),
+#   so two lanes fill the machine's two cores. The static stages stay out of the lanes: lint and
+#   sanity use every core they get, and beside them integration slowed from 15 to 21 min and a
+#   restore test timed out (2026-11-29).
+#   `extended` is not part of the default run (CI time): the fault matrix and the maintenance
+#   and DR-drill suites on the local engine (the Molecule `maintenance` scenario covers the
+#   latter two on Docker-in-Docker hosts in the default run).
 set -uo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 cd "$repo"
@@ -16,6 +23,9 @@ export ANSIBLE_CONFIG="$repo/ansible.cfg"
 
 # Slow suites kept out of the default run until they fit the CI budget.
 extended_tests=(tests/integration/test_faults.py tests/integration/test_maintenance.py tests/integration/test_dr_drill.py)
+# The default run's two lanes (see the top): stages separated by spaces.
+lane_local="integration molecule-deploy"
+lane_molecule="molecule-rollback molecule-maintenance"
 
 run_stage() {
   case "$1" in
@@ -25,19 +35,18 @@ run_stage() {
     build) pytest -q -p no:cacheprovider tests/integration/test_collection_build.py ;;
     integration) pytest -q -p no:cacheprovider --durations=15 tests/integration --deselect tests/integration/test_collection_build.py \
                    "${extended_tests[@]/#/--deselect=}" ;;
-    extended)
-      pytest -q -p no:cacheprovider --durations=15 "${extended_tests[@]}" || return 1
-      MOLECULE_SCENARIOS=maintenance run_stage molecule ;;
+    extended) pytest -q -p no:cacheprovider --durations=15 "${extended_tests[@]}" ;;
+    molecule-*) MOLECULE_SCENARIOS=${1#molecule-} run_stage molecule ;;
     molecule)
       # `deploy` covers what `default` does (its checks run in deploy's verify) and more;
       # MOLECULE_SCENARIOS="default" runs the plain first deploy alone.
-      for scenario in ${MOLECULE_SCENARIOS:-deploy rollback}; do
+      for scenario in ${MOLECULE_SCENARIOS:-deploy rollback maintenance}; do
         echo "=== molecule $scenario: start $(date +%H:%M:%S)"
         local t0=$SECONDS
         molecule test -s "$scenario" || return 1
         echo "=== molecule $scenario: ok in $((SECONDS - t0))s"
       done ;;
-    *) echo "unknown stage '$1' (known: unit lint sanity build integration molecule extended)" >&2; return 2 ;;
+    *) echo "unknown stage '$1' (known: unit lint sanity build integration molecule molecule-<scenario> extended)" >&2; return 2 ;;
   esac
 }
 
@@ -78,16 +87,45 @@ run_together() {
   rm -rf "$logs"
 }
 
+# Lanes side by side, each running its stages in order and stopping at its first failure.
+# Output streams live, every line prefixed "[lane] ", so a human can follow both.
+run_lanes() {  # name=stages...
+  local results spec name pids=() names=()
+  results=$(mktemp -d)
+  for spec in "$@"; do
+    name=${spec%%=*}
+    names+=("$name")
+    (
+      for stage in ${spec#*=}; do
+        echo "=== stage $stage: start $(date +%H:%M:%S)"
+        s=$SECONDS; rc=0
+        run_stage "$stage" </dev/null 2>&1 || rc=$?
+        echo "$stage $rc $((SECONDS - s))" >>"$results/$name"
+        echo "=== stage $stage: $([ $rc = 0 ] && echo ok || echo FAILED) in $((SECONDS - s))s"
+        [ $rc = 0 ] || exit 1
+      done
+    ) 2>&1 | sed -u "s/^/[$name] /" &
+    pids+=($!)
+  done
+  wait "${pids[@]}"
+  for name in "${names[@]}"; do
+    local stage rc secs
+    while read -r stage rc secs; do
+      record "$stage" "$([ "$rc" = 0 ] && echo ok || echo FAILED)" "$secs"
+    done <"$results/$name"
+  done
+  rm -rf "$results"
+}
+
 if [ $# -gt 0 ]; then
   for stage in "$@"; do
-    run_one "$stage"
+    if [ "$stage" = lanes ]; then run_lanes "local=$lane_local" "molecule=$lane_molecule"; else run_one "$stage"; fi
     # Later stages build on earlier ones; stop at the first failure so the cause is on screen.
     [ $failed = 0 ] || break
   done
 else
   run_together unit lint sanity build
-  [ $failed = 0 ] && run_one integration
-  [ $failed = 0 ] && run_one molecule
+  [ $failed = 0 ] && run_lanes "local=$lane_local" "molecule=$lane_molecule"
 fi
 echo "=== stage times"
 printf '%s\n' "${summary[@]}"

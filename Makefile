@@ -4,7 +4,7 @@ VENV ?= $(CURDIR)/.venv
 export PATH := $(VENV)/bin:$(PATH)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 
-.PHONY: demo test testbed venv unit lint sanity build integration molecule extended bench teardown clean
+.PHONY: demo test testbed venv unit lint sanity build integration molecule lanes extended bench teardown clean
 
 ## Command 1: set everything up, deploy the reference stack v1 on the local Docker host, print smoke results.
 demo: testbed
@@ -21,7 +21,7 @@ testbed:
 venv:
 	bash tests/testbed/setup.sh venv
 
-unit lint sanity build integration molecule extended:
+unit lint sanity build integration molecule lanes extended:
 	bash tests/run.sh $@
 
 ## Benchmarks (slow: ~40 min on 2 cores; want an idle machine): results/*.json, results.md, PNG plots.

@@ -104,15 +104,21 @@ run_lanes() {  # name=stages...
         echo "=== stage $stage: $([ $rc = 0 ] && echo ok || echo FAILED) in $((SECONDS - s))s"
         [ $rc = 0 ] || exit 1
       done
+      echo "lane-done 0 0" >>"$results/$name"
     ) 2>&1 | sed -u "s/^/[$name] /" &
     pids+=($!)
   done
   wait "${pids[@]}"
   for name in "${names[@]}"; do
-    local stage rc secs
+    local stage rc secs ended=no
+    touch "$results/$name"
     while read -r stage rc secs; do
+      if [ "$stage" = lane-done ]; then ended=yes; continue; fi
+      [ "$rc" = 0 ] || ended=yes
       record "$stage" "$([ "$rc" = 0 ] && echo ok || echo FAILED)" "$secs"
     done <"$results/$name"
+    # A lane killed part-way has neither finished nor failed a stage: that is a failure too.
+    [ $ended = yes ] || record "lane-$name" FAILED 0
   done
   rm -rf "$results"
 }

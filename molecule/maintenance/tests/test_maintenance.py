@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import urllib.request
 from pathlib import Path
 
@@ -49,6 +50,17 @@ def test_restart_needed_confirmation_and_left_the_worker_healthy(host):
     assert "worker restarted and healthy" in _run("restart-worker")["output"]
     state = host.check_output("docker inspect -f '{{.State.Status}} {{.State.Health.Status}}' aishield-worker-1")
     assert state == "running healthy"
+
+
+def test_logs_shows_the_restarted_worker_and_no_more_than_asked():
+    output = _run("logs-worker")["output"]
+    # Compose prefixes each line with the container's name; the debug task prints one JSON string per line.
+    lines = [line for line in output.splitlines() if re.match(r'\s*"worker-1\s+\| ', line)]
+    assert len(lines) == 3, output[-3000:]
+    # No terminal control codes reach the operator (compose writes an erase-line code before each line).
+    assert "\\u001b" not in output and "\x1b" not in output, output[-3000:]
+    # Celery's "ready." line comes from the worker restarted just before.
+    assert any("ready." in line for line in lines), lines
 
 
 def test_restart_stack_restarted_every_service_and_left_it_healthy(host):

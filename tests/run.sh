@@ -24,8 +24,7 @@ export ANSIBLE_CONFIG="$repo/ansible.cfg"
 # Slow suites kept out of the default run until they fit the CI budget.
 extended_tests=(tests/integration/test_faults.py tests/integration/test_maintenance.py tests/integration/test_dr_drill.py)
 # The default run's two lanes (see the top): stages separated by spaces.
-lane_local="integration molecule-deploy"
-lane_molecule="molecule-rollback molecule-maintenance"
+lanes=("local=integration molecule-deploy" "molecule=molecule-rollback molecule-maintenance")
 
 run_stage() {
   case "$1" in
@@ -87,51 +86,47 @@ run_together() {
   rm -rf "$logs"
 }
 
-# Lanes side by side, each running its stages in order and stopping at its first failure.
-# Output streams live, every line prefixed "[lane] ", so a human can follow both.
+# Lanes side by side, each running its stages with run_one and stopping at its first failure.
+# Output streams live, every line prefixed "[lane] ", so a human can follow both. A lane hands
+# its stage times back in a file written when it ends: a lane killed part-way leaves none.
 run_lanes() {  # name=stages...
-  local results spec name pids=() names=()
+  local results spec name pids=() names=() times
   results=$(mktemp -d)
   for spec in "$@"; do
     name=${spec%%=*}
     names+=("$name")
     (
+      summary=()
       for stage in ${spec#*=}; do
-        echo "=== stage $stage: start $(date +%H:%M:%S)"
-        s=$SECONDS; rc=0
-        run_stage "$stage" </dev/null 2>&1 || rc=$?
-        echo "$stage $rc $((SECONDS - s))" >>"$results/$name"
-        echo "=== stage $stage: $([ $rc = 0 ] && echo ok || echo FAILED) in $((SECONDS - s))s"
-        [ $rc = 0 ] || exit 1
+        run_one "$stage" </dev/null
+        [ $failed = 0 ] || break
       done
-      echo "lane-done 0 0" >>"$results/$name"
+      printf '%s\n' "${summary[@]}" >"$results/$name"
     ) 2>&1 | sed -u "s/^/[$name] /" &
     pids+=($!)
   done
   wait "${pids[@]}"
   for name in "${names[@]}"; do
-    local stage rc secs ended=no
-    touch "$results/$name"
-    while read -r stage rc secs; do
-      if [ "$stage" = lane-done ]; then ended=yes; continue; fi
-      [ "$rc" = 0 ] || ended=yes
-      record "$stage" "$([ "$rc" = 0 ] && echo ok || echo FAILED)" "$secs"
-    done <"$results/$name"
-    # A lane killed part-way has neither finished nor failed a stage: that is a failure too.
-    [ $ended = yes ] || record "lane-$name" FAILED 0
+    if [ -s "$results/$name" ]; then
+      mapfile -t times <"$results/$name"
+      summary+=("${times[@]}")
+      ! grep -q ' FAILED ' "$results/$name" || failed=1
+    else
+      record "lane-$name" FAILED 0
+    fi
   done
   rm -rf "$results"
 }
 
 if [ $# -gt 0 ]; then
   for stage in "$@"; do
-    if [ "$stage" = lanes ]; then run_lanes "local=$lane_local" "molecule=$lane_molecule"; else run_one "$stage"; fi
+    if [ "$stage" = lanes ]; then run_lanes "${lanes[@]}"; else run_one "$stage"; fi
     # Later stages build on earlier ones; stop at the first failure so the cause is on screen.
     [ $failed = 0 ] || break
   done
 else
   run_together unit lint sanity build
-  [ $failed = 0 ] && run_lanes "local=$lane_local" "molecule=$lane_molecule"
+  [ $failed = 0 ] && run_lanes "${lanes[@]}"
 fi
 echo "=== stage times"
 printf '%s\n' "${summary[@]}"

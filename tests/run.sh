@@ -12,6 +12,8 @@
 #   so two lanes fill the machine's two cores. The static stages stay out of the lanes: lint and
 #   sanity use every core they get, and beside them integration slowed from 15 to 21 min and a
 #   restore test timed out (2026-11-29).
+#   Molecule multihost (four Docker-in-Docker hosts) runs in `make molecule`, not in the default run:
+#   about 15 min of both cores on top of a run already near the CI budget.
 #   `extended` is not part of the default run (CI time): the fault matrix and the maintenance
 #   and DR-drill suites on the local engine (the Molecule `maintenance` scenario covers the
 #   latter two on Docker-in-Docker hosts in the default run).
@@ -39,7 +41,7 @@ run_stage() {
     molecule)
       # `deploy` covers what `default` does (its checks run in deploy's verify) and more;
       # MOLECULE_SCENARIOS="default" runs the plain first deploy alone.
-      for scenario in ${MOLECULE_SCENARIOS:-deploy rollback maintenance}; do
+      for scenario in ${MOLECULE_SCENARIOS:-deploy rollback maintenance multihost}; do
         echo "=== molecule $scenario: start $(date +%H:%M:%S)"
         local t0=$SECONDS
         molecule test -s "$scenario" || return 1
@@ -51,25 +53,43 @@ run_stage() {
 
 declare -a summary
 failed=0
+# Each stage's output is also kept here, so a failed stage's cause can be repeated at the very end:
+# CI shows the tail of a long run, and a failure 20 minutes up is out of sight.
+stage_logs=$(mktemp -d)
+trap 'rm -rf "$stage_logs"' EXIT
 
 record() {  # stage status seconds
   echo "=== stage $1: $2 in $3s"
+  echo "$2" >"$stage_logs/$1.status"
   summary+=("$(printf '%-12s %-7s %5ss' "$1" "$2" "$3")")
   [ "$2" = ok ] || failed=1
 }
 
-# One stage in the foreground, output straight to the console.
+# One stage in the foreground, output to the console and to its log.
 run_one() {
   echo "=== stage $1: start $(date +%H:%M:%S)"
   local start=$SECONDS status=ok
-  run_stage "$1" || status=FAILED
+  run_stage "$1" 2>&1 | tee "$stage_logs/$1.log"
+  [ "${PIPESTATUS[0]}" = 0 ] || status=FAILED
   record "$1" "$status" $((SECONDS - start))
+}
+
+# The lines that say why a stage failed: pytest's FAILED/ERROR summary and assertion lines,
+# Ansible's fatal/failed task results, Molecule's "Failed" line; cut to 400 characters each.
+explain_failures() {
+  local log stage
+  for log in "$stage_logs"/*.log; do
+    stage=$(basename "$log" .log)
+    [ "$(cat "$stage_logs/$stage.status" 2>/dev/null)" = FAILED ] || continue
+    echo "=== why stage $stage failed (from its output above)"
+    grep -a -E '^(FAILED|ERROR) |^E +|fatal: \[|failed: \[|CRITICAL|ERROR +Ansible return code' "$log" \
+      | sed -E 's/\x1b\[[0-9;]*[A-Za-z]//g' | cut -c1-400 | tail -n 40
+  done
 }
 
 # Several stages side by side (they share no state); each log is printed whole when all end.
 run_together() {
-  local logs pids=() start=$SECONDS stage i=0
-  logs=$(mktemp -d)
+  local logs=$stage_logs pids=() start=$SECONDS stage i=0
   echo "=== stages $*: start together $(date +%H:%M:%S)"
   for stage in "$@"; do
     ( s=$SECONDS; run_stage "$stage" >"$logs/$stage.log" 2>&1; rc=$?; echo $((SECONDS - s)) >"$logs/$stage.time"; exit $rc ) &
@@ -83,7 +103,6 @@ run_together() {
     cat "$logs/$stage.log"
     record "$stage" "$status" "$(cat "$logs/$stage.time" 2>/dev/null || echo $((SECONDS - start)))"
   done
-  rm -rf "$logs"
 }
 
 # Lanes side by side, each running its stages with run_one and stopping at its first failure.
@@ -130,4 +149,5 @@ else
 fi
 echo "=== stage times"
 printf '%s\n' "${summary[@]}"
+[ $failed = 0 ] || explain_failures
 exit $failed

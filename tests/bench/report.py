@@ -91,7 +91,14 @@ def main():
     backup = results / 'backup.json'
     if backup.exists() and not args.quick:
         lines += ['', '## Backup (tests/bench/backup_bench.py, results/backup.json)', '', json.loads(backup.read_text()).get('table', '')]
-    lines += ['', '## Scale', '', 'Not measured: %s.' % data['scale']['reason']]
+    fleet = results / 'fleet.json'
+    if fleet.exists() and not args.quick:
+        runs = json.loads(fleet.read_text())['runs']
+        lines += ['', '## Scale (tests/bench/fleet_bench.py, results/fleet.json)', '',
+                  '| app hosts | serial | wall (s) | vs 1 host, serial all |', '|---|---|---:|---:|']
+        lines += ['| %d | %s | %.1f | %.2f× |' % (r['app_hosts'], r['serial'], r['wall_s'], r['vs_1_host']) for r in runs]
+    else:
+        lines += ['', '## Scale', '', 'Not measured: %s.' % data.get('scale', {}).get('reason', 'run tests/bench/fleet_bench.py')]
     series = [(LABELS[r['deployer']] + ' (round %d)' % r['round'], r['timeline'])
               for r in data['runs'] if r['round'] == data['runs'][-1]['round']]
     series += [('rollback: %s' % name, result['timeline']) for name, result in data.get('rollback', {}).items() if result.get('timeline')]

@@ -24,6 +24,8 @@ RUN_TIME = {"aishield_rollback_to", "aishield_rollback_mode", "aishield_rollback
             "aishield_troubleshoot", "aishield_troubleshoot_service", "aishield_troubleshoot_lines",
             "aishield_troubleshoot_confirm", "aishield_dr_hosts", "aishield_dr_source_hosts", "aishield_dr_keep",
             "aishield_dr_report", "aishield_dr_backup_key"}
+# Read only for a fleet (deploy_multihost.yml, the lb role's mapping): documented by inventories/fleet.
+FLEET_ONLY = {"aishield_lb_bind_address", "aishield_lb_port"}
 # What a playbook hands to the next AWX workflow node with set_stats: outputs, not inputs.
 OUTPUTS = {"aishield_releases", "aishield_rollbacks", "aishield_release_id", "aishield_release_version",
            "aishield_release_status", "aishield_previous_release", "aishield_backup_key", "aishield_rollback_status",
@@ -77,8 +79,23 @@ def test_every_variable_a_playbook_reads_is_documented(env, playbook):
     documented = set(data["_meta"]["hostvars"][host])
     read = _read_variables(playbook)
     assert read, f"no aishield_* variables found in {playbook}"
-    missing = sorted(read - documented - RUN_TIME - OUTPUTS)
+    missing = sorted(read - documented - RUN_TIME - OUTPUTS - FLEET_ONLY)
     assert not missing, f"inventories/{env} does not set {missing}, which playbooks/{playbook} reads"
+
+
+def test_fleet_inventory_documents_what_deploy_multihost_reads():
+    """inventories/fleet: the prod settings (linked) plus each group's own; serial and max-fail come with -e."""
+    proc = _run("ansible-inventory", "-i", "inventories/fleet", "--list", *_vault_args("prod"))
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads(proc.stdout)
+    assert [len(data[group]["hosts"]) for group in ("db", "app", "lb")] == [1, 2, 1]
+    hostvars = data["_meta"]["hostvars"]
+    documented = set().union(*(hostvars[host] for host in hostvars))
+    read = _read_variables("deploy_multihost.yml")
+    missing = sorted(read - documented - RUN_TIME - OUTPUTS - {"aishield_serial", "aishield_max_fail_percentage"})
+    assert not missing, f"inventories/fleet does not set {missing}, which playbooks/deploy_multihost.yml reads"
+    db = hostvars[data["db"]["hosts"][0]]
+    assert db["aishield_data_publish_address"] == db["aishield_address"]
 
 
 @pytest.mark.parametrize("env", ENVS)

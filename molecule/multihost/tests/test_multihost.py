@@ -1,0 +1,118 @@
+"""Verify what converge's fleet runs left: records on each host, the probes, the load balancer.
+
+Every check reads the hosts through `docker exec`, so each test runs once for the fleet.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+from pathlib import Path
+
+RUNS = Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"]) / "runs"
+VERSIONS = json.loads((Path(__file__).resolve().parents[3] / "tests/stack/versions.json").read_text())
+ROOT = "/opt/aishield"
+DB, APP1, APP2, LB = (f"aishield-multihost-{name}" for name in ("db", "app1", "app2", "lb"))
+APPS = (APP1, APP2)
+
+
+def _exec(host, *argv):
+    return subprocess.run(["docker", "exec", host, *argv], capture_output=True, text=True, timeout=60, check=True).stdout
+
+
+def _run(name):
+    return json.loads((RUNS / f"{name}.json").read_text())
+
+
+def _records(host):
+    """Every release.json on the host, oldest first."""
+    names = sorted(_exec(host, "ls", f"{ROOT}/releases").split())
+    return [json.loads(_exec(host, "cat", f"{ROOT}/releases/{name}/release.json")) for name in names]
+
+
+def _current(host):
+    return json.loads(_exec(host, "cat", f"{ROOT}/current/release.json"))
+
+
+def _audit(host):
+    return [json.loads(line) for line in _exec(host, "cat", f"{ROOT}/audit.log").splitlines()]
+
+
+def _recap(output):
+    """{host: {ok, changed, failed, ...}} from a PLAY RECAP."""
+    recap = {}
+    for host, counts in re.findall(r"^(\S+)\s+:\s+(ok=.*)$", output, re.M):
+        recap[host] = {key: int(value) for key, value in re.findall(r"(\w+)=(\d+)", counts)}
+    return recap
+
+
+def _v2(host):
+    return [r for r in _records(host) if r["version"] == "v2"]
+
+
+def test_v2_rolled_one_host_at_a_time_and_stopped_when_app2_was_lost():
+    run = _run("deploy-v2")
+    out = run["output"]
+    assert run["rc"] != 0, out[-3000:]
+    assert f"{APP2} failed at" in out and "It stays drained at the load balancer" in out, out[-3000:]
+    assert "Cannot connect to the Docker daemon" in out
+    # serial 1: app1 drained, switched and put back before app2 was drained.
+    states = re.findall(r"Load balancer aishield-lb: in rotation [^;]*; drained ([^.]+)\.", out)
+    assert [s for s in states if s != "none"] == [APP1, APP2], states
+    assert states.index(APP2) > states.index(APP1) + 1  # a "none" (app1 put back) between the two
+    failed = [r for r in _v2(APP2) if r["status"] == "failed"]
+    assert len(failed) == 1 and failed[0]["failure"]["phase"] == "app", failed
+
+
+def test_the_lb_served_every_request_through_the_rollout_and_the_lost_host():
+    probe = json.loads(_exec(LB, "cat", "/root/probe.json"))
+    assert probe["requests"] >= 1000 and probe["rate"] >= 45, probe
+    assert probe["failures"] == 0, probe
+
+
+def test_migration_ran_once_on_the_db_host_before_any_app_host():
+    db = _v2(DB)
+    # The rerun found the db host's release current and good: one v2 release, one migration.
+    assert len(db) == 1 and db[0]["status"] == "good", db
+    db = db[0]
+    assert db["alembic"]["before"] == [VERSIONS["v1"]["head"]]
+    assert db["alembic"]["after"] == [VERSIONS["v2"]["head"]] and db["alembic"]["applied"] is True
+    assert db["backup"]["key"] and db["role"] == "db" and sorted(db["app_hosts"]) == sorted(APPS)
+    # v1 -> v2 only adds a column (declared backward compatible): no schema warning.
+    assert db["schema_warning"] == ""
+    assert [a["status"] for a in _audit(DB) if a.get("action") == "deploy" and a.get("version") == "v2"] == ["started", "good"]
+    for host in APPS:
+        # App hosts run no migration of their own: no one-off container ever ran there.
+        assert _exec(host, "docker", "ps", "-a", "-q", "--filter", "label=com.docker.compose.oneoff=True") == ""
+        good = [r for r in _v2(host) if r["status"] == "good"]
+        assert len(good) == 1, good
+        assert good[0]["db_release"] == db["release_id"] and good[0]["alembic"]["after"] == db["alembic"]["after"]
+        assert good[0]["started_at"] >= db["finished_at"]  # the schema was ready before the host's release began
+
+
+def test_the_rerun_converged_every_host_on_the_same_release():
+    assert _run("rerun-v2")["rc"] == 0
+    records = [_current(host) for host in APPS]
+    assert all(r["status"] == "good" and r["role"] == "app" and r["version"] == "v2" for r in records), records
+    assert records[0]["images"] == records[1]["images"]
+    assert records[0]["config_checksum"] == records[1]["config_checksum"]
+    assert records[0]["images"]["backend"] == _current(DB)["images"]["backend"]
+    for host in APPS:
+        running = _exec(host, "docker", "ps", "--format", "{{.Label \"com.docker.compose.service\"}}").split()
+        assert sorted(running) == ["backend", "frontend", "proxy", "worker"], (host, running)
+    assert sorted(_exec(DB, "docker", "ps", "--format", "{{.Label \"com.docker.compose.service\"}}").split()) == ["db", "redis"]
+    # Nothing drained any more; through the load balancer, the API answers on the v2 schema.
+    assert json.loads(_exec(LB, "cat", "/opt/aishield-lb/drained.json")) == []
+    conf = _exec(LB, "cat", "/opt/aishield-lb/nginx.conf")
+    assert " down;" not in conf and conf.count("max_fails=1") == 2
+    health = json.loads(_exec(LB, "curl", "-fsS", "-m", "5", "http://127.0.0.1:8080/api/v1/health"))
+    assert health["database"] == "ok" and health["revision"] == VERSIONS["v2"]["head"]
+
+
+def test_the_same_command_on_the_converged_fleet_changes_nothing():
+    run = _run("again-v2")
+    assert run["rc"] == 0
+    recap = _recap(run["output"])
+    assert set(recap) == {DB, APP1, APP2, LB}, recap
+    assert all(counts["changed"] == 0 and counts["failed"] == 0 for counts in recap.values()), recap

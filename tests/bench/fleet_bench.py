@@ -1,0 +1,160 @@
+#!/usr/bin/env python
+# -*- coding: utf-8 -*-
+# Copyright (c) 2025, AI Shield SRE <sre@aishield.invalid>
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Fleet benchmark: deploy wall time of playbooks/deploy_multihost.yml for 1, 2 and 4 app hosts.
+
+One db host and up to four app hosts, each a Docker-in-Docker host (tests/testbed/host) on the test
+bed's network, no load balancer (the lb adds two reloads per batch, the same for every size). The
+fleet gets v1 once; each measured run is a rolling config change (the worker's and backend's
+AISHIELD_SCAN_SECONDS flips, so both are replaced on every app host, and the db host backs up and
+checks its migration), timed around ansible-playbook, with forks >= hosts and either every app host
+in one batch (serial = all) or one host per batch (serial = 1). The baseline is the 1-host run of
+the same round. Every container it starts is removed at the end.
+
+  .venv/bin/python tests/bench/fleet_bench.py                 # 1, 2, 4 hosts, serial all and 1, one round
+  .venv/bin/python tests/bench/fleet_bench.py --hosts 1 2     # a subset
+Results: tests/bench/results/fleet.json, printed as a table.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import secrets
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import yaml
+
+REPO = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+HOST_IMAGE = 'aishield-testbed/host:latest'
+NETWORK = 'aishield-testbed'
+PREFIX = 'aishield-bench-fleet-'
+# The DinD host's capabilities: every default one plus what an inner dockerd needs (TESTBED.md: no --privileged).
+CAPS = ('SYS_ADMIN', 'NET_ADMIN', 'SYS_MODULE', 'SYS_RESOURCE', 'SYS_PTRACE', 'SYS_RAWIO', 'SYS_NICE', 'SYS_TIME',
+        'LINUX_IMMUTABLE', 'IPC_LOCK', 'IPC_OWNER', 'SYS_BOOT', 'SYS_PACCT', 'SYS_TTY_CONFIG', 'LEASE', 'AUDIT_CONTROL',
+        'MAC_OVERRIDE', 'MAC_ADMIN', 'SYSLOG', 'WAKE_ALARM', 'BLOCK_SUSPEND', 'AUDIT_READ', 'NET_BROADCAST',
+        'DAC_READ_SEARCH')
+
+
+def sh(cmd, timeout=300, check=True, **kwargs):
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False, **kwargs)
+    if check and proc.returncode != 0:
+        raise RuntimeError('%s failed (%d): %s' % (' '.join(map(str, cmd)), proc.returncode, (proc.stderr or proc.stdout)[-1500:]))
+    return proc
+
+
+def start_host(name):
+    caps = [arg for cap in CAPS if cap != 'SYS_RESOURCE' for arg in ('--cap-add', cap)]
+    sh(['docker', 'run', '-d', '--name', name, '--hostname', name, '--network', NETWORK, *caps,
+        '--security-opt', 'seccomp=unconfined', '--security-opt', 'apparmor=unconfined',
+        '-v', '/sys/fs/cgroup:/sys/fs/cgroup:rw', HOST_IMAGE], timeout=120)
+
+
+def wait_engine(name, seconds=90):
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        if sh(['docker', 'exec', name, 'docker', 'info'], check=False, timeout=30).returncode == 0:
+            return
+        time.sleep(1)
+    raise RuntimeError('the engine in %s did not answer within %d s' % (name, seconds))
+
+
+def address(name):
+    info = json.loads(sh(['docker', 'inspect', name]).stdout)[0]
+    return info['NetworkSettings']['Networks'][NETWORK]['IPAddress']
+
+
+def inventory(path, db, apps):
+    registry = 'registry:5000'
+    group = {
+        'ansible_connection': 'community.docker.docker', 'ansible_python_interpreter': '/usr/bin/python3',
+        'aishield_version': 'v1', 'aishield_registry': registry, 'aishield_root': '/opt/aishield', 'aishield_project': 'aishield',
+        'aishield_images': {'backend': registry + '/aishield/backend:v1', 'frontend': registry + '/aishield/frontend:v1',
+                            'proxy': registry + '/aishield/proxy:v1', 'db': registry + '/aishield/postgres:15',
+                            'redis': registry + '/aishield/redis:7'},
+        'aishield_backup_s3_bucket': 'aishield-backups', 'aishield_backup_prefix': 'bench-fleet-' + secrets.token_hex(3),
+        'aishield_backup_s3_endpoint_url': 'http://s3:9000', 'aishield_backup_retention_endpoint_url': 'http://127.0.0.1:9000',
+        'aishield_backup_s3_access_key': 'testbed', 'aishield_backup_s3_secret_key': 'testbed',
+        'aishield_smoke_max_p95_ms': 5000, 'aishield_bind_address': '0.0.0.0',
+        'aishield_secrets': {'POSTGRES_PASSWORD': 'bench' + secrets.token_hex(8), 'SECRET_KEY': secrets.token_hex(16),
+                             'ADMIN_PASSWORD': 'bench' + secrets.token_hex(6)},
+    }
+    hosts = {db: {'aishield_address': address(db), 'aishield_data_publish_address': '0.0.0.0'}}
+    hosts.update({app: {'aishield_address': address(app)} for app in apps})
+    doc = {'all': {'children': {'aishield': {'vars': group, 'children': {
+        'db': {'hosts': {db: hosts[db]}}, 'app': {'hosts': {app: hosts[app] for app in apps}}}}}}}
+    path.touch(mode=0o600)
+    path.write_text(yaml.safe_dump(doc))
+
+
+def deploy(inv, extra, forks, log):
+    env = dict(os.environ, ANSIBLE_CONFIG=str(REPO / 'ansible.cfg'), ANSIBLE_NOCOLOR='1', ANSIBLE_FORCE_COLOR='0',
+               ANSIBLE_FORKS=str(forks), PATH='%s:%s' % (BIN, os.environ['PATH']))
+    started = time.monotonic()
+    proc = subprocess.run([str(BIN / 'ansible-playbook'), 'playbooks/deploy_multihost.yml', '-i', str(inv),
+                           '--extra-vars', json.dumps(extra)], cwd=REPO, env=env, capture_output=True, text=True,
+                          timeout=1800, check=False)
+    wall = time.monotonic() - started
+    log.write_text(proc.stdout + proc.stderr)
+    if proc.returncode != 0:
+        raise RuntimeError('deploy failed (%d), see %s:\n%s' % (proc.returncode, log, (proc.stdout + proc.stderr)[-2500:]))
+    return round(wall, 1)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split('\n', 1)[0])
+    parser.add_argument('--hosts', type=int, nargs='+', default=[1, 2, 4], help='app host counts to measure')
+    parser.add_argument('--results', default=str(REPO / 'tests/bench/results'))
+    args = parser.parse_args()
+    if any(n < 1 or n > 8 for n in args.hosts):
+        parser.error('--hosts takes counts from 1 to 8')
+    results = Path(args.results)
+    results.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix='aishield-fleet-bench-'))
+    db = PREFIX + 'db'
+    apps = ['%sapp%d' % (PREFIX, i + 1) for i in range(max(args.hosts))]
+    data = {'command': ' '.join(['.venv/bin/python', 'tests/bench/fleet_bench.py'] + sys.argv[1:]),
+            'machine': {'cpus': os.cpu_count(), 'load_before': [round(x, 2) for x in os.getloadavg()]}, 'runs': []}
+    try:
+        for name in [db] + apps:
+            start_host(name)
+        for name in [db] + apps:
+            wait_engine(name)
+        full = work / 'fleet-all.yml'
+        inventory(full, db, apps)
+        print('v1 on the db host and %d app hosts (not measured): %.1f s' % (
+            len(apps), deploy(full, {'aishield_serial': '100%'}, len(apps) + 1, work / 'setup.log')), flush=True)
+        flip = 1
+        for count in args.hosts:
+            inv = work / ('fleet-%d.yml' % count)
+            inventory(inv, db, apps[:count])
+            for serial in ('100%', '1'):
+                flip = 3 - flip  # 1 <-> 2: a new release, backend and worker replaced on every app host
+                wall = deploy(inv, {'aishield_serial': serial, 'aishield_env': {'AISHIELD_SCAN_SECONDS': str(flip)}},
+                              count + 1, work / ('deploy-%d-%s.log' % (count, serial.strip('%'))))
+                run = {'app_hosts': count, 'serial': 'all' if serial == '100%' else serial, 'wall_s': wall,
+                       'load': [round(x, 2) for x in os.getloadavg()]}
+                data['runs'].append(run)
+                print('%d app host(s), serial %-3s: %6.1f s  (load %s)' % (count, run['serial'], wall, run['load']), flush=True)
+    finally:
+        sh(['docker', 'rm', '-f', '-v', db] + apps, check=False, timeout=300)
+    base = [r['wall_s'] for r in data['runs'] if r['app_hosts'] == min(args.hosts) and r['serial'] == 'all']
+    for run in data['runs']:
+        run['vs_1_host'] = round(run['wall_s'] / base[0], 2) if base else None
+    (results / 'fleet.json').write_text(json.dumps(data, indent=2) + '\n')
+    print('\n| app hosts | serial | wall (s) | vs %d host, serial all |' % min(args.hosts))
+    print('|---|---|---|---|')
+    for run in data['runs']:
+        print('| %d | %s | %.1f | %.2f× |' % (run['app_hosts'], run['serial'], run['wall_s'], run['vs_1_host']))
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -71,6 +71,12 @@ def address(name):
     return info['NetworkSettings']['Networks'][NETWORK]['IPAddress']
 
 
+# One set per run: every inventory of the run must give the database the password it was created with.
+SECRETS = {'POSTGRES_PASSWORD': 'bench' + secrets.token_hex(8), 'SECRET_KEY': secrets.token_hex(16),
+           'ADMIN_PASSWORD': 'bench' + secrets.token_hex(6)}
+BACKUP_PREFIX = 'bench-fleet-' + secrets.token_hex(3)
+
+
 def inventory(path, db, apps):
     registry = 'registry:5000'
     group = {
@@ -79,12 +85,11 @@ def inventory(path, db, apps):
         'aishield_images': {'backend': registry + '/aishield/backend:v1', 'frontend': registry + '/aishield/frontend:v1',
                             'proxy': registry + '/aishield/proxy:v1', 'db': registry + '/aishield/postgres:15',
                             'redis': registry + '/aishield/redis:7'},
-        'aishield_backup_s3_bucket': 'aishield-backups', 'aishield_backup_prefix': 'bench-fleet-' + secrets.token_hex(3),
+        'aishield_backup_s3_bucket': 'aishield-backups', 'aishield_backup_prefix': BACKUP_PREFIX,
         'aishield_backup_s3_endpoint_url': 'http://s3:9000', 'aishield_backup_retention_endpoint_url': 'http://127.0.0.1:9000',
         'aishield_backup_s3_access_key': 'testbed', 'aishield_backup_s3_secret_key': 'testbed',
         'aishield_smoke_max_p95_ms': 5000, 'aishield_bind_address': '0.0.0.0',
-        'aishield_secrets': {'POSTGRES_PASSWORD': 'bench' + secrets.token_hex(8), 'SECRET_KEY': secrets.token_hex(16),
-                             'ADMIN_PASSWORD': 'bench' + secrets.token_hex(6)},
+        'aishield_secrets': SECRETS,
     }
     hosts = {db: {'aishield_address': address(db), 'aishield_data_publish_address': '0.0.0.0'}}
     hosts.update({app: {'aishield_address': address(app)} for app in apps})

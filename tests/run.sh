@@ -6,27 +6,24 @@
 #   With no argument the four quick static stages (unit lint sanity build) run side by side,
 #   each into its own log that is printed when it ends; then two lanes run side by side, each
 #   line of their output prefixed with the lane's name:
-#     lane "local":     integration, then Molecule deploy
-#     lane "molecule":  Molecule rollback, then Molecule maintenance
-#   Each lane is one Ansible run at a time on one host: about one core busy on average (vmstat),
-#   so two lanes fill the machine's two cores. The static stages stay out of the lanes: lint and
-#   sanity use every core they get, and beside them integration slowed from 15 to 21 min and a
-#   restore test timed out (2026-11-29).
-#   Molecule multihost (four Docker-in-Docker hosts) runs in `make molecule`, not in the default run:
-#   about 15 min of both cores on top of a run already near the CI budget.
-#   `extended` is not part of the default run (CI time): the fault matrix and the maintenance
-#   and DR-drill suites on the local engine (the Molecule `maintenance` scenario covers the
-#   latter two on Docker-in-Docker hosts in the default run).
+#     lane "local":     integration (the fault matrix included), then Molecule deploy
+#     lane "molecule":  Molecule rollback, then maintenance, then multihost
+#   Each lane is one Ansible run at a time (multihost: one run over four hosts), about one core
+#   busy on average (vmstat), so two lanes fill the machine's two cores. The static stages stay
+#   out of the lanes: lint and sanity use every core they get, and beside them integration
+#   slowed from 15 to 21 min and a restore test timed out (2026-11-29).
+#   `extended` is not part of the default run: the maintenance and DR-drill suites on the local
+#   engine, which the Molecule `maintenance` scenario covers on Docker-in-Docker hosts.
 set -uo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 cd "$repo"
 export PATH="${VENV:-$repo/.venv}/bin:$PATH"
 export ANSIBLE_CONFIG="$repo/ansible.cfg"
 
-# Slow suites kept out of the default run until they fit the CI budget.
-extended_tests=(tests/integration/test_faults.py tests/integration/test_maintenance.py tests/integration/test_dr_drill.py)
+# Suites kept out of the default run: the Molecule maintenance scenario proves the same roles.
+extended_tests=(tests/integration/test_maintenance.py tests/integration/test_dr_drill.py)
 # The default run's two lanes (see the top): stages separated by spaces.
-lanes=("local=integration molecule-deploy" "molecule=molecule-rollback molecule-maintenance")
+lanes=("local=integration molecule-deploy" "molecule=molecule-rollback molecule-maintenance molecule-multihost")
 
 run_stage() {
   case "$1" in

@@ -81,11 +81,14 @@ def job_env(tmp_path_factory):
     tmp = tmp_path_factory.mktemp('runner')
     canary = {'POSTGRES_PASSWORD': 'pgCANARY' + secrets.token_hex(8), 'SECRET_KEY': 'skCANARY' + secrets.token_hex(16),
               'ADMIN_PASSWORD': 'adCANARY' + secrets.token_hex(8)}
-    project = 'aishield-rj-' + secrets.token_hex(3)
+    token = secrets.token_hex(3)
+    project = 'aishield-rj-' + token
     # The p95 gate is the smoke test's own business (test_deploy_local, molecule); here it would only
     # measure how busy the shared CI machine is, not the runner contract this file checks.
     base = {'aishield_root': str(tmp / 'root'), 'aishield_project': project, 'aishield_http_port': _free_port(),
-            'aishield_frontend_port': _free_port(), 'aishield_secrets': canary, 'aishield_smoke_max_p95_ms': 20000}
+            'aishield_frontend_port': _free_port(), 'aishield_secrets': canary, 'aishield_smoke_max_p95_ms': 20000,
+            # Own backup prefix: "the newest backup" the restore and the drill look for must be this module's.
+            'aishield_backup_prefix': 'it-runner-' + token}
     counter = {'n': 0}
 
     def run(key, **answers):
@@ -97,9 +100,11 @@ def job_env(tmp_path_factory):
         printed = out.getvalue() + RUN_JOB.summary(runner, progress, template)
         return Job(runner, progress, printed, pdd)
 
-    yield {'run': run, 'canary': canary, 'root': Path(base['aishield_root']), 'project': project}
-    subprocess.run(['docker', 'compose', '-p', project, 'down', '-v', '--remove-orphans'], capture_output=True, timeout=180,
-                   check=False)
+    yield {'run': run, 'canary': canary, 'root': Path(base['aishield_root']), 'project': project, 'tmp': tmp, 'token': token,
+           'prefix': base['aishield_backup_prefix']}
+    for name in (project, 'aishield-rjd-' + token):
+        subprocess.run(['docker', 'compose', '-p', name, 'down', '-v', '--remove-orphans'], capture_output=True, timeout=180,
+                       check=False)
 
 
 def test_deploy_survey_guard_refuses_a_skipped_backup_without_reason(job_env):
@@ -123,7 +128,7 @@ def test_deploy_template_deploys_v1_and_hands_the_release_to_the_next_node(job_e
     artifacts = stats['artifact_data']
     assert artifacts['aishield_release_id'] == release['release_id'] and release['status'] == 'good'
     assert artifacts['aishield_release_status'] == 'good' and artifacts['aishield_release_version'] == 'v1'
-    assert artifacts['aishield_backup_key'] == release['backup']['key'] and artifacts['aishield_backup_key'].startswith('backups/')
+    assert artifacts['aishield_backup_key'] == release['backup']['key'] and artifacts['aishield_backup_key'].startswith(job_env['prefix'] + '/')
     assert artifacts['aishield_previous_release'] == '' and artifacts['aishield_rollback_to'] == ''
     assert artifacts['aishield_releases']['localhost']['aishield_release_id'] == release['release_id']
     assert 'aishield_release_id' in job.printed and 'SUMMARY AI Shield deploy: successful (rc 0)' in job.printed
@@ -136,7 +141,93 @@ def test_backup_template_exports_its_key(job_env):
     assert job.runner.status == 'successful', job.printed[-3000:]
     assert job.roles() == {'backup'}
     key = job.stats()['artifact_data']['aishield_backup_key']
-    assert key.startswith('backups/aishield/') and key.endswith('.dump')
+    assert key.startswith(job_env['prefix'] + '/aishield/') and key.endswith('.dump')
+    job_env['backup_key'] = key
     stdout = next((job.pdd / 'artifacts').glob('*/stdout')).read_text(encoding='utf-8')
     assert 'aishield_restore_key=%s' % key in stdout  # the same key the playbook tells a human
     job.assert_no_secret(job_env['canary'].values())
+
+
+def _psql(job_env, sql, db='aishield'):
+    return subprocess.run(['docker', 'exec', job_env['project'] + '-db-1', 'psql', '-U', 'aishield', '-d', db, '-tAc', sql],
+                          capture_output=True, text=True, check=True).stdout.strip()
+
+
+def test_preflight_template_checks_and_changes_nothing(job_env):
+    job = job_env['run']('preflight', aishield_version='v1')
+    assert job.runner.status == 'successful', job.printed[-3000:]
+    assert job.roles() == {'preflight'}, job.roles()
+    stats = job.stats()
+    assert not stats['changed'] and not stats['failures'], stats
+    job.assert_no_secret(job_env['canary'].values())
+
+
+def test_restore_template_into_scratch_leaves_live_alone(job_env):
+    release = (job_env['root'] / 'current' / 'release.json').read_text()
+    live_users = _psql(job_env, 'SELECT count(*) FROM users')
+    job = job_env['run']('restore', aishield_restore_key=job_env['backup_key'], aishield_restore_target='scratch')
+    assert job.runner.status == 'successful', job.printed[-3000:]
+    assert 'Restore the backup (sha256 verified, one transaction)' in job.task_names(), job.task_names()
+    assert job.stats()['changed'].get('localhost', 0) > 0
+    stdout = next((job.pdd / 'artifacts').glob('*/stdout')).read_text(encoding='utf-8')
+    assert 'restored  %s -> aishield_restore' % job_env['backup_key'] in stdout
+    # The scratch copy holds the backed-up schema and rows; the live database and release are as they were.
+    assert _psql(job_env, 'SELECT count(*) FROM users', db='aishield_restore') == live_users
+    assert _psql(job_env, 'SELECT count(*) FROM users') == live_users
+    assert (job_env['root'] / 'current' / 'release.json').read_text() == release
+    job.assert_no_secret(job_env['canary'].values())
+
+
+@pytest.mark.parametrize('key,tag,other', [('maintenance_daily', 'daily', 'weekly'), ('maintenance_weekly', 'weekly', 'daily')])
+def test_maintenance_templates_run_only_their_tag(job_env, key, tag, other):
+    reports = job_env['root'] / 'reports'
+    job = job_env['run'](key, aishield_maintenance_fail_on_breach=False)
+    assert job.runner.status == 'successful', job.printed[-3000:]
+    assert 'maintenance' in job.roles() and not job.roles() - {'maintenance', 'backup'}, job.roles()
+    assert ['--tags', tag] == job.runner.config.command[job.runner.config.command.index('--tags'):][:2]
+    report = json.loads((reports / ('%s-latest.json' % tag)).read_text())
+    assert report['rows'], report
+    assert not (reports / ('%s-latest.json' % other)).exists() or tag == 'weekly', 'daily ran the weekly checks too'
+    if tag == 'weekly':  # the restore drill of this module's newest backup (taken by the backup job above)
+        assert job_env['backup_key'] in json.dumps(report)
+        assert all(row['status'] == 'ok' for row in report['rows']), report['rows']
+    job.assert_no_secret(job_env['canary'].values())
+
+
+def test_dr_drill_template_recovers_the_backup_and_tears_down(job_env):
+    drill = 'aishield-rjd-' + job_env['token']
+    reports = job_env['tmp'] / 'drill-reports'
+    job = job_env['run']('dr_drill', aishield_dr_hosts='aishield', aishield_dr_root=str(job_env['tmp'] / 'drill'),
+                         aishield_dr_project=drill, aishield_dr_http_port=_free_port(), aishield_dr_frontend_port=_free_port(),
+                         aishield_dr_report_dir=str(reports), aishield_dr_backup_key=job_env['backup_key'])
+    assert job.runner.status == 'successful', job.printed[-3000:]
+    assert 'dr_drill' in job.roles(), job.roles()
+    report = json.loads(next(reports.glob('*-latest.json')).read_text())
+    assert job_env['backup_key'] in json.dumps(report) and report['rows'], report
+    left = subprocess.run(['docker', 'ps', '-aq', '--filter', 'label=com.docker.compose.project=' + drill],
+                          capture_output=True, text=True, check=True).stdout.split()
+    assert left == [], 'the drill left its stack behind'
+    job.assert_no_secret(job_env['canary'].values())
+
+
+def test_rollback_template_returns_to_the_release_before(job_env):
+    v1 = json.loads((job_env['root'] / 'current' / 'release.json').read_text())
+    job = job_env['run']('deploy', aishield_version='v2', aishield_strategy='rolling')
+    assert job.runner.status == 'successful', job.printed[-3000:]
+    v2_id = job.stats()['artifact_data']['aishield_release_id']
+    job = job_env['run']('rollback', aishield_rollback_reason='runner test: back to v1')
+    assert job.runner.status == 'successful', job.printed[-3000:]
+    assert 'rollback' in job.roles() and 'smoke_test' in job.roles(), job.roles()
+    artifacts = job.stats()['artifact_data']
+    assert artifacts['aishield_rollback_status'] == 'done', artifacts
+    assert artifacts['aishield_rollback_release'] == v1['release_id'] and artifacts['aishield_rollback_from'] == v2_id
+    assert json.loads((job_env['root'] / 'current' / 'release.json').read_text())['release_id'] == v1['release_id']
+    job.assert_no_secret(job_env['canary'].values())
+
+
+def test_release_failed_template_ends_red_naming_the_release(job_env):
+    job = job_env['run']('release_failed', aishield_version='v9', aishield_release_id='20260101T000000Z-v9',
+                         aishield_rollback_release='20251231T000000Z-v8')
+    assert job.runner.status == 'failed' and job.runner.rc != 0
+    assert '20260101T000000Z-v9' in job.printed, job.printed[-2000:]
+    assert job.stats()['failures'], job.stats()

@@ -208,34 +208,45 @@ class Receiver(object):
         return data
 
 
+def start_receiver(api_key):
+    """Start tests/testbed/receiver.py on a port it picks itself, requiring api_key; returns (process, url)."""
+    proc = subprocess.Popen([sys.executable, str(REPO / 'tests' / 'testbed' / 'receiver.py'), '--port', '0'],
+                            env=dict(os.environ, RECEIVER_API_KEY=api_key), stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    holder = {}
+
+    def read_banner():
+        holder['line'] = proc.stdout.readline()
+    reader = threading.Thread(target=read_banner, daemon=True)
+    reader.start()
+    reader.join(15)
+    line = holder.get('line') or ''
+    if 'listening on' not in line:
+        stop_receiver(proc)
+        pytest.fail('receiver did not start: %r' % line)
+    url = 'http://' + line.rsplit(' ', 1)[1].strip()
+    wait_for(lambda: http_json('GET', url + '/healthz')[0] == 200, 10, what='receiver /healthz')
+    return proc, url
+
+
+def stop_receiver(proc):
+    proc.terminate()
+    try:
+        proc.wait(5)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(5)
+
+
 @pytest.fixture
 def receiver():
     """A private receiver that requires RECEIVER_API_KEY, on a port it picks itself."""
     api_key = 'rk-' + secrets.token_hex(16)
-    env = dict(os.environ, RECEIVER_API_KEY=api_key)
-    proc = subprocess.Popen([sys.executable, str(REPO / 'tests' / 'testbed' / 'receiver.py'), '--port', '0'],
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc, url = start_receiver(api_key)
     try:
-        holder = {}
-
-        def read_banner():
-            holder['line'] = proc.stdout.readline()
-        reader = threading.Thread(target=read_banner, daemon=True)
-        reader.start()
-        reader.join(15)
-        line = holder.get('line') or ''
-        if 'listening on' not in line:
-            pytest.fail('receiver did not start: %r' % line)
-        url = 'http://' + line.rsplit(' ', 1)[1].strip()
-        wait_for(lambda: http_json('GET', url + '/healthz')[0] == 200, 10, what='receiver /healthz')
         yield Receiver(url, api_key)
     finally:
-        proc.terminate()
-        try:
-            proc.wait(5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
+        stop_receiver(proc)
 
 
 # --- HTTP fixture server for health_check ------------------------------------------------------

@@ -34,7 +34,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import docker_available, free_port, PsWatcher
+from conftest import docker_available, free_port, PsWatcher, start_receiver, stop_receiver
 
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -211,26 +211,11 @@ def _wait_group_gone(pgid, timeout=120):
     os.killpg(pgid, signal.SIGKILL)
 
 
-def _start_receiver(api_key):
-    proc = subprocess.Popen([sys.executable, str(REPO / "tests/testbed/receiver.py"), "--port", "0"],
-                            env=dict(os.environ, RECEIVER_API_KEY=api_key), stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)
-    holder = {}
-    reader = threading.Thread(target=lambda: holder.update(line=proc.stdout.readline()), daemon=True)
-    reader.start()
-    reader.join(15)
-    line = holder.get("line") or ""
-    if "listening on" not in line:
-        proc.kill()
-        pytest.fail(f"receiver did not start: {line!r}")
-    return proc, "http://" + line.rsplit(" ", 1)[1].strip()
-
-
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory):
     """v1 deployed once for the module (with notifications to a private receiver); torn down at the end."""
     st = Stack(tmp_path_factory.mktemp("faults"))
-    st.receiver, st.receiver_url = _start_receiver(st.canaries["statuspage_key"])
+    st.receiver, st.receiver_url = start_receiver(st.canaries["statuspage_key"])
     try:
         st.run(expect=True)
         release = st.current()
@@ -240,8 +225,7 @@ def stack(tmp_path_factory):
     finally:
         subprocess.run(["docker", "compose", "-p", st.project, "down", "-v", "--remove-orphans"], capture_output=True,
                        timeout=300, check=False)
-        st.receiver.terminate()
-        st.receiver.wait(10)
+        stop_receiver(st.receiver)
 
 
 def _assert_nothing_lost(stack, before, failed_phase=None):

@@ -7,8 +7,11 @@
 (env/extravars = the survey answers and secrets, inventory/, project/ = this checkout), through
 awx/run_job.py, against this machine's Docker engine with a private project, root and ports.
 
-A planted database password (the canary) must appear in no artifact: not in the event stream,
-not in stdout, not in the recorded command line and environment, not in the printed progress.
+Every job runs at -vvv with canaries planted as the database password and the other secrets,
+the S3 secret key, the registry password, the status-page key and the chat webhook URL (its
+token); none may appear in any artifact: not in the event stream (which holds every task's
+result, at any verbosity), not in stdout, not in the recorded command line and environment,
+not in the printed progress. Notifications go to a private receiver that requires the key.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import docker_available
+from conftest import docker_available, http_json, start_receiver, stop_receiver
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -79,14 +82,24 @@ class Job(object):
 def job_env(tmp_path_factory):
     """Unique project, root and ports; survey answers and secrets the way AWX would supply them."""
     tmp = tmp_path_factory.mktemp('runner')
-    canary = {'POSTGRES_PASSWORD': 'pgCANARY' + secrets.token_hex(8), 'SECRET_KEY': 'skCANARY' + secrets.token_hex(16),
-              'ADMIN_PASSWORD': 'adCANARY' + secrets.token_hex(8)}
+    app_secrets = {'POSTGRES_PASSWORD': 'pgCANARY' + secrets.token_hex(8), 'SECRET_KEY': 'skCANARY' + secrets.token_hex(16),
+                   'ADMIN_PASSWORD': 'adCANARY' + secrets.token_hex(8)}
+    canary = dict(app_secrets, s3_secret_key='s3CANARY' + secrets.token_hex(12), registry_password='rgCANARY' + secrets.token_hex(8),
+                  statuspage_key='spCANARY' + secrets.token_hex(8), webhook_token='whCANARY' + secrets.token_hex(8))
+    receiver, receiver_url = start_receiver(canary['statuspage_key'])
     token = secrets.token_hex(3)
     project = 'aishield-rj-' + token
     # The p95 gate is the smoke test's own business (test_deploy_local, molecule); here it would only
     # measure how busy the shared CI machine is, not the runner contract this file checks.
     base = {'aishield_root': str(tmp / 'root'), 'aishield_project': project, 'aishield_http_port': _free_port(),
-            'aishield_frontend_port': _free_port(), 'aishield_secrets': canary, 'aishield_smoke_max_p95_ms': 20000,
+            'aishield_frontend_port': _free_port(), 'aishield_secrets': app_secrets, 'aishield_smoke_max_p95_ms': 20000,
+            # moto and the test bed's registry accept any credentials: these are here to be leaked, or not.
+            'aishield_backup_s3_secret_key': canary['s3_secret_key'],
+            'aishield_registry_username': 'runner', 'aishield_registry_password': canary['registry_password'],
+            'aishield_statuspage_provider': 'statuspage', 'aishield_statuspage_api_url': receiver_url + '/v1',
+            'aishield_statuspage_page_id': 'pg-runner', 'aishield_statuspage_api_key': canary['statuspage_key'],
+            'aishield_chat_webhook_url': '%s/hooks/runner/%s' % (receiver_url, canary['webhook_token']),
+            'aishield_report_webhook_url': '%s/hooks/runner-report/%s' % (receiver_url, canary['webhook_token']),
             # Own backup prefix: "the newest backup" the restore and the drill look for must be this module's.
             'aishield_backup_prefix': 'it-runner-' + token}
     counter = {'n': 0}
@@ -96,12 +109,14 @@ def job_env(tmp_path_factory):
         template = RUN_JOB.find_template(RUN_JOB.load_templates(), key)
         out = io.StringIO()
         pdd = tmp / ('pdd-%d-%s' % (counter['n'], key))
-        runner, progress = RUN_JOB.run(template, str(REPO / 'inventories' / 'local'), dict(base, **answers), str(pdd), out=out)
+        runner, progress = RUN_JOB.run(template, str(REPO / 'inventories' / 'local'), dict(base, **answers), str(pdd), out=out,
+                                       verbosity=3)
         printed = out.getvalue() + RUN_JOB.summary(runner, progress, template)
         return Job(runner, progress, printed, pdd)
 
     yield {'run': run, 'canary': canary, 'root': Path(base['aishield_root']), 'project': project, 'tmp': tmp, 'token': token,
-           'prefix': base['aishield_backup_prefix']}
+           'prefix': base['aishield_backup_prefix'], 'receiver_url': receiver_url}
+    stop_receiver(receiver)
     for name in (project, 'aishield-rjd-' + token):
         subprocess.run(['docker', 'compose', '-p', name, 'down', '-v', '--remove-orphans'], capture_output=True, timeout=180,
                        check=False)
@@ -133,6 +148,11 @@ def test_deploy_template_deploys_v1_and_hands_the_release_to_the_next_node(job_e
     assert artifacts['aishield_releases']['localhost']['aishield_release_id'] == release['release_id']
     assert 'aishield_release_id' in job.printed and 'SUMMARY AI Shield deploy: successful (rc 0)' in job.printed
     assert 'TASK  [smoke_test]' in job.printed  # per-task progress from the event stream
+    # The planted status-page key and webhook URL were used (the receiver refuses a wrong key), so their absence below means something.
+    status, received = http_json('GET', job_env['receiver_url'] + '/_received')
+    paths = [r['path'] for r in received]
+    assert status == 200 and any(p.startswith('/v1/pages/pg-runner/incidents') for p in paths), paths
+    assert any(job_env['canary']['webhook_token'] in p for p in paths), paths
     job.assert_no_secret(job_env['canary'].values())
 
 

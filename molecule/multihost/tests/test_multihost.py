@@ -116,3 +116,35 @@ def test_the_same_command_on_the_converged_fleet_changes_nothing():
     recap = _recap(run["output"])
     assert set(recap) == {DB, APP1, APP2, LB}, recap
     assert all(counts["changed"] == 0 and counts["failed"] == 0 for counts in recap.values()), recap
+
+
+def _state(name):
+    """{(host, what): sorted lines} from tasks/fleet_state.yml's snapshot."""
+    state = {}
+    for line in (RUNS / f"state-{name}.txt").read_text().splitlines():
+        host, what, value = line.split(" ", 2)
+        state.setdefault((host, what), []).append(value)
+    return {key: sorted(values) for key, values in state.items()}
+
+
+def test_check_mode_predicted_v2_and_changed_nothing():
+    run = _run("check-v2")
+    out = run["output"]
+    assert run["rc"] == 0, out[-3000:]
+    before, after = _state("before-check"), _state("after-check")
+    assert before == after, "the --check run changed a host"
+    assert {key[0] for key in before} == {DB, APP1, APP2, LB} and before[(APP1, "container")], before
+    predicted = dict(re.findall(r'^ok: \[(\S+)\] => \{\n\s+"msg": "New release \S+ \(v2\), replacing \S+\. '
+                                r'Services to recreate: ([a-z, ]+)\."', out, re.M))
+    assert predicted == {DB: "none", APP1: "backend, worker", APP2: "backend, worker"}, predicted
+    # The masked .env diff shows the new backend image and no secret.
+    assert "+AISHIELD_BACKEND_IMAGE='registry:5000/aishield/backend:v2@sha256:" in out
+    assert "molecule-pg-Zq81Lw0" not in out and "molecule-secret-key-5tR2pB" not in out
+    # What the prediction said is what happened: app1 (never disturbed) had exactly those two replaced, the db host none.
+    now = {line.split()[0]: line.split()[1] for line in _exec(APP1, "docker", "ps", "--filter",
+           "label=com.docker.compose.project=aishield", "--format", "{{.Label \"com.docker.compose.service\"}} {{.ID}}").splitlines()}
+    was = dict(value.split() for value in before[(APP1, "container")])
+    assert {service for service, cid in now.items() if was.get(service) != cid} == {"backend", "worker"}, (was, now)
+    db_now = sorted(_exec(DB, "docker", "ps", "--filter", "label=com.docker.compose.project=aishield", "--format",
+                          "{{.Label \"com.docker.compose.service\"}} {{.ID}}").splitlines())
+    assert db_now == before[(DB, "container")]

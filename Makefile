@@ -24,11 +24,11 @@ venv:
 unit lint sanity build integration molecule lanes extended:
 	bash tests/run.sh $@
 
-## Benchmarks (slow: ~65 min on 2 cores; want an idle machine): results/*.json, results.md, PNG plots.
+## Benchmarks (slow: ~80 min on 2 cores; want an idle machine): results/*.json, results.md, PNG plots.
 bench: testbed
 	python tests/bench/deploy_bench.py --rounds 3
 	python tests/bench/backup_bench.py --size-gb 1
-	python tests/bench/fleet_bench.py --hosts 1 2 4
+	python tests/bench/fleet_bench.py --hosts 1 2 4 --rounds 2
 	python tests/bench/report.py
 
 teardown:

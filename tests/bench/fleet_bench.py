@@ -10,10 +10,13 @@ bed's network, no load balancer (the lb adds two reloads per batch, the same for
 fleet gets v1 once; each measured run is a rolling config change (the worker's and backend's
 AISHIELD_SCAN_SECONDS flips, so both are replaced on every app host, and the db host backs up and
 checks its migration), timed around ansible-playbook, with forks >= hosts and either every app host
-in one batch (serial = all) or one host per batch (serial = 1). The baseline is the 1-host run of
-the same round. Every container it starts is removed at the end.
+in one batch (serial = all) or one host per batch (serial = 1). Rounds interleave the sizes (1, 2, 4,
+then again), so a slow minute of the machine does not land on one size only; each size's figure is
+the median of its rounds, and the baseline is the 1-host, serial all median. Every container it
+starts is removed at the end.
 
   .venv/bin/python tests/bench/fleet_bench.py                 # 1, 2, 4 hosts, serial all and 1, one round
+  .venv/bin/python tests/bench/fleet_bench.py --rounds 3      # medians of three
   .venv/bin/python tests/bench/fleet_bench.py --hosts 1 2     # a subset
 Results: tests/bench/results/fleet.json, printed as a table.
 """
@@ -23,6 +26,7 @@ import argparse
 import json
 import os
 import secrets
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -116,16 +120,19 @@ def deploy(inv, extra, forks, log):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split('\n', 1)[0])
     parser.add_argument('--hosts', type=int, nargs='+', default=[1, 2, 4], help='app host counts to measure')
+    parser.add_argument('--rounds', type=int, default=1, help='measurements per size and serial (the median is reported)')
     parser.add_argument('--results', default=str(REPO / 'tests/bench/results'))
     args = parser.parse_args()
     if any(n < 1 or n > 8 for n in args.hosts):
         parser.error('--hosts takes counts from 1 to 8')
+    if not 1 <= args.rounds <= 5:
+        parser.error('--rounds takes 1 to 5')
     results = Path(args.results)
     results.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix='aishield-fleet-bench-'))
     db = PREFIX + 'db'
     apps = ['%sapp%d' % (PREFIX, i + 1) for i in range(max(args.hosts))]
-    data = {'command': ' '.join(['.venv/bin/python', 'tests/bench/fleet_bench.py'] + sys.argv[1:]),
+    data = {'command': ' '.join(['.venv/bin/python', 'tests/bench/fleet_bench.py'] + sys.argv[1:]), 'rounds': args.rounds,
             'machine': {'cpus': os.cpu_count(), 'load_before': [round(x, 2) for x in os.getloadavg()]}, 'runs': []}
     try:
         for name in [db] + apps:
@@ -137,24 +144,29 @@ def main():
         print('v1 on the db host and %d app hosts (not measured): %.1f s' % (
             len(apps), deploy(full, {'aishield_serial': '100%'}, len(apps) + 1, work / 'setup.log')), flush=True)
         flip = 1
-        for count in args.hosts:
-            inv = work / ('fleet-%d.yml' % count)
-            inventory(inv, db, apps[:count])
-            for serial in ('100%', '1'):
-                flip = 3 - flip  # 1 <-> 2: a new release, backend and worker replaced on every app host
-                wall = deploy(inv, {'aishield_serial': serial, 'aishield_env': {'AISHIELD_SCAN_SECONDS': str(flip)}},
-                              count + 1, work / ('deploy-%d-%s.log' % (count, serial.strip('%'))))
-                run = {'app_hosts': count, 'serial': 'all' if serial == '100%' else serial, 'wall_s': wall,
-                       'load': [round(x, 2) for x in os.getloadavg()]}
-                data['runs'].append(run)
-                print('%d app host(s), serial %-3s: %6.1f s  (load %s)' % (count, run['serial'], wall, run['load']), flush=True)
+        measured = {}
+        for round_no in range(1, args.rounds + 1):
+            for count in args.hosts:
+                inv = work / ('fleet-%d.yml' % count)
+                inventory(inv, db, apps[:count])
+                for serial in ('100%', '1'):
+                    flip = 3 - flip  # 1 <-> 2: a new release, backend and worker replaced on every app host
+                    wall = deploy(inv, {'aishield_serial': serial, 'aishield_env': {'AISHIELD_SCAN_SECONDS': str(flip)}},
+                                  count + 1, work / ('deploy-%d-%s-%d.log' % (count, serial.strip('%'), round_no)))
+                    load = [round(x, 2) for x in os.getloadavg()]
+                    measured.setdefault((count, 'all' if serial == '100%' else serial), []).append((wall, load))
+                    print('round %d: %d app host(s), serial %-3s: %6.1f s  (load %s)' % (
+                        round_no, count, 'all' if serial == '100%' else serial, wall, load), flush=True)
+        for (count, serial), samples in measured.items():
+            data['runs'].append({'app_hosts': count, 'serial': serial, 'wall_s': round(statistics.median(sample[0] for sample in samples), 1),
+                                 'walls_s': [sample[0] for sample in samples], 'load': samples[-1][1]})
     finally:
         sh(['docker', 'rm', '-f', '-v', db] + apps, check=False, timeout=300)
     base = [r['wall_s'] for r in data['runs'] if r['app_hosts'] == min(args.hosts) and r['serial'] == 'all']
     for run in data['runs']:
         run['vs_1_host'] = round(run['wall_s'] / base[0], 2) if base else None
     (results / 'fleet.json').write_text(json.dumps(data, indent=2) + '\n')
-    print('\n| app hosts | serial | wall (s) | vs %d host, serial all |' % min(args.hosts))
+    print('\n| app hosts | serial | wall (s, median of %d) | vs %d host, serial all |' % (args.rounds, min(args.hosts)))
     print('|---|---|---|---|')
     for run in data['runs']:
         print('| %d | %s | %.1f | %.2f× |' % (run['app_hosts'], run['serial'], run['wall_s'], run['vs_1_host']))

@@ -93,9 +93,11 @@ def main():
         lines += ['', '## Backup (tests/bench/backup_bench.py, results/backup.json)', '', json.loads(backup.read_text()).get('table', '')]
     fleet = results / 'fleet.json'
     if fleet.exists() and not args.quick:
-        runs = json.loads(fleet.read_text())['runs']
+        fleet_data = json.loads(fleet.read_text())
+        runs = fleet_data['runs']
         lines += ['', '## Scale (tests/bench/fleet_bench.py, results/fleet.json)', '',
-                  '| app hosts | serial | wall (s) | vs 1 host, serial all |', '|---|---|---:|---:|']
+                  '| app hosts | serial | wall (s, median of %d) | vs 1 host, serial all |' % fleet_data.get('rounds', 1),
+                  '|---|---|---:|---:|']
         lines += ['| %d | %s | %.1f | %.2f× |' % (r['app_hosts'], r['serial'], r['wall_s'], r['vs_1_host']) for r in runs]
     else:
         lines += ['', '## Scale', '', 'Not measured: %s.' % data.get('scale', {}).get('reason', 'run tests/bench/fleet_bench.py')]

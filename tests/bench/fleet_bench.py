@@ -154,9 +154,9 @@ def main():
                     wall = deploy(inv, {'aishield_serial': serial, 'aishield_env': {'AISHIELD_SCAN_SECONDS': str(flip)}},
                                   count + 1, work / ('deploy-%d-%s-%d.log' % (count, serial.strip('%'), round_no)))
                     load = [round(x, 2) for x in os.getloadavg()]
-                    measured.setdefault((count, 'all' if serial == '100%' else serial), []).append((wall, load))
-                    print('round %d: %d app host(s), serial %-3s: %6.1f s  (load %s)' % (
-                        round_no, count, 'all' if serial == '100%' else serial, wall, load), flush=True)
+                    label = 'all' if serial == '100%' else serial
+                    measured.setdefault((count, label), []).append((wall, load))
+                    print('round %d: %d app host(s), serial %-3s: %6.1f s  (load %s)' % (round_no, count, label, wall, load), flush=True)
         for (count, serial), samples in measured.items():
             data['runs'].append({'app_hosts': count, 'serial': serial, 'wall_s': round(statistics.median(sample[0] for sample in samples), 1),
                                  'walls_s': [sample[0] for sample in samples], 'load': samples[-1][1]})

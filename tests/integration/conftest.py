@@ -222,20 +222,21 @@ def start_receiver(api_key):
     reader.join(15)
     line = holder.get('line') or ''
     if 'listening on' not in line:
-        stop_receiver(proc)
+        stop_process(proc)
         pytest.fail('receiver did not start: %r' % line)
     url = 'http://' + line.rsplit(' ', 1)[1].strip()
     wait_for(lambda: http_json('GET', url + '/healthz')[0] == 200, 10, what='receiver /healthz')
     return proc, url
 
 
-def stop_receiver(proc):
+def stop_process(proc, grace=5):
+    """Terminate a child process; kill it if it is still there after `grace` seconds."""
     proc.terminate()
     try:
-        proc.wait(5)
+        proc.wait(grace)
     except subprocess.TimeoutExpired:
         proc.kill()
-        proc.wait(5)
+        proc.wait(grace)
 
 
 @pytest.fixture
@@ -246,7 +247,7 @@ def receiver():
     try:
         yield Receiver(url, api_key)
     finally:
-        stop_receiver(proc)
+        stop_process(proc)
 
 
 # --- HTTP fixture server for health_check ------------------------------------------------------

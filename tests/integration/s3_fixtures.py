@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import free_port, wait_for
+from conftest import free_port, stop_process, wait_for
 
 REPO = Path(__file__).resolve().parents[2]
 VENV_BIN = Path(os.environ.get('AISHIELD_VENV', REPO / '.venv')) / 'bin'
@@ -56,12 +56,7 @@ def moto_endpoint(tmp_path_factory):
         wait_for(lambda: proc.poll() is None and _answers(url + '/'), 60, 0.25, 'moto_server on %s' % url)
         yield url
     finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(10)
+        stop_process(proc, grace=10)
 
 
 @pytest.fixture(scope='session')

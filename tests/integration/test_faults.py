@@ -34,7 +34,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import docker_available, free_port, PsWatcher, start_receiver, stop_receiver
+from conftest import docker_available, free_port, PsWatcher, start_receiver, stop_process
 
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -225,7 +225,7 @@ def stack(tmp_path_factory):
     finally:
         subprocess.run(["docker", "compose", "-p", st.project, "down", "-v", "--remove-orphans"], capture_output=True,
                        timeout=300, check=False)
-        stop_receiver(st.receiver)
+        stop_process(st.receiver)
 
 
 def _assert_nothing_lost(stack, before, failed_phase=None):

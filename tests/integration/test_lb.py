@@ -42,8 +42,8 @@ def _call(ansible_playbook, settings, check=False, **change):
     return ansible_playbook([task], check=check, diff=check)
 
 
-def lb_dir(settings):
-    return Path(settings['lb_dir'])
+def _drained(settings):
+    return json.loads((Path(settings['lb_dir']) / 'drained.json').read_text())
 
 
 def _changed(run):
@@ -77,11 +77,11 @@ def test_drain_put_back_and_refuse_the_last_host(ansible_playbook, lb):
     # Check mode predicts the drain and changes nothing.
     run = _call(ansible_playbook, lb, check=True, lb_drain=['app1'])
     assert run.rc == 0 and _changed(run) > 0, run.output
-    assert _down(lb) == [] and json.loads((lb_dir(lb) / 'drained.json').read_text()) == []
+    assert _down(lb) == [] and _drained(lb) == []
 
     run = _call(ansible_playbook, lb, lb_drain=['app1'])
     assert run.rc == 0, run.output
-    assert _down(lb) == ['app1'] and json.loads((lb_dir(lb) / 'drained.json').read_text()) == ['app1']
+    assert _down(lb) == ['app1'] and _drained(lb) == ['app1']
     assert _started(lb) == started, 'nginx was restarted instead of reloaded'  # a reload keeps in-flight requests
     assert _health(lb) == 200
 
@@ -89,14 +89,14 @@ def test_drain_put_back_and_refuse_the_last_host(ansible_playbook, lb):
     run = _call(ansible_playbook, lb, lb_drain=['app2'])
     assert run.rc != 0
     assert 'would leave no app host in rotation' in run.output and 'aishield_serial' in run.output, run.output
-    assert _down(lb) == ['app1'] and json.loads((lb_dir(lb) / 'drained.json').read_text()) == ['app1']
+    assert _down(lb) == ['app1'] and _drained(lb) == ['app1']
 
     # A later call without lb_undrain keeps the drained host drained (the configuration is not reset).
     assert _changed(_call(ansible_playbook, lb)) == 0 and _down(lb) == ['app1']
 
     run = _call(ansible_playbook, lb, lb_undrain=['app1'])
     assert run.rc == 0, run.output
-    assert _down(lb) == [] and json.loads((lb_dir(lb) / 'drained.json').read_text()) == []
+    assert _down(lb) == [] and _drained(lb) == []
     assert _started(lb) == started and _health(lb) == 200
 
 
@@ -104,5 +104,5 @@ def test_bad_inputs_are_refused_before_anything_is_written(ansible_playbook, lb)
     run = _call(ansible_playbook, lb, lb_drain=['app9'], lb_backends=BACKENDS + [{'name': 'app3', 'address': 'a b'}])
     assert run.rc != 0
     assert 'lb_backends must list every app host' in run.output and 'drain [' in run.output, run.output
-    assert not lb_dir(lb).exists()
+    assert not Path(lb['lb_dir']).exists()
     assert subprocess.run(['docker', 'inspect', lb['lb_name']], capture_output=True, check=False).returncode != 0

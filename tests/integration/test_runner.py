@@ -20,13 +20,12 @@ import importlib.util
 import io
 import json
 import secrets
-import socket
 import subprocess
 from pathlib import Path
 
 import pytest
 
-from conftest import docker_available, http_json, start_receiver, stop_receiver
+from conftest import docker_available, free_port, http_json, start_receiver, stop_process
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -42,12 +41,6 @@ def _load_run_job():
 
 
 RUN_JOB = _load_run_job()
-
-
-def _free_port():
-    with socket.socket() as sock:
-        sock.bind(('127.0.0.1', 0))
-        return sock.getsockname()[1]
 
 
 class Job(object):
@@ -91,8 +84,8 @@ def job_env(tmp_path_factory):
     project = 'aishield-rj-' + token
     # The p95 gate is the smoke test's own business (test_deploy_local, molecule); here it would only
     # measure how busy the shared CI machine is, not the runner contract this file checks.
-    base = {'aishield_root': str(tmp / 'root'), 'aishield_project': project, 'aishield_http_port': _free_port(),
-            'aishield_frontend_port': _free_port(), 'aishield_secrets': app_secrets, 'aishield_smoke_max_p95_ms': 20000,
+    base = {'aishield_root': str(tmp / 'root'), 'aishield_project': project, 'aishield_http_port': free_port(),
+            'aishield_frontend_port': free_port(), 'aishield_secrets': app_secrets, 'aishield_smoke_max_p95_ms': 20000,
             # moto and the test bed's registry accept any credentials: these are here to be leaked, or not.
             'aishield_backup_s3_secret_key': canary['s3_secret_key'],
             'aishield_registry_username': 'runner', 'aishield_registry_password': canary['registry_password'],
@@ -116,7 +109,7 @@ def job_env(tmp_path_factory):
 
     yield {'run': run, 'canary': canary, 'root': Path(base['aishield_root']), 'project': project, 'tmp': tmp, 'token': token,
            'prefix': base['aishield_backup_prefix'], 'receiver_url': receiver_url}
-    stop_receiver(receiver)
+    stop_process(receiver)
     for name in (project, 'aishield-rjd-' + token):
         subprocess.run(['docker', 'compose', '-p', name, 'down', '-v', '--remove-orphans'], capture_output=True, timeout=180,
                        check=False)
@@ -218,7 +211,7 @@ def test_dr_drill_template_recovers_the_backup_and_tears_down(job_env):
     drill = 'aishield-rjd-' + job_env['token']
     reports = job_env['tmp'] / 'drill-reports'
     job = job_env['run']('dr_drill', aishield_dr_hosts='aishield', aishield_dr_root=str(job_env['tmp'] / 'drill'),
-                         aishield_dr_project=drill, aishield_dr_http_port=_free_port(), aishield_dr_frontend_port=_free_port(),
+                         aishield_dr_project=drill, aishield_dr_http_port=free_port(), aishield_dr_frontend_port=free_port(),
                          aishield_dr_report_dir=str(reports), aishield_dr_backup_key=job_env['backup_key'])
     assert job.runner.status == 'successful', job.printed[-3000:]
     assert 'dr_drill' in job.roles(), job.roles()

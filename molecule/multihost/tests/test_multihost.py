@@ -141,10 +141,13 @@ def test_check_mode_predicted_v2_and_changed_nothing():
     assert "+AISHIELD_BACKEND_IMAGE='registry:5000/aishield/backend:v2@sha256:" in out
     assert "molecule-pg-Zq81Lw0" not in out and "molecule-secret-key-5tR2pB" not in out
     # What the prediction said is what happened: app1 (never disturbed) had exactly those two replaced, the db host none.
-    now = {line.split()[0]: line.split()[1] for line in _exec(APP1, "docker", "ps", "--filter",
-           "label=com.docker.compose.project=aishield", "--format", "{{.Label \"com.docker.compose.service\"}} {{.ID}}").splitlines()}
+    now = dict(line.split() for line in _containers(APP1))
     was = dict(value.split() for value in before[(APP1, "container")])
     assert {service for service, cid in now.items() if was.get(service) != cid} == {"backend", "worker"}, (was, now)
-    db_now = sorted(_exec(DB, "docker", "ps", "--filter", "label=com.docker.compose.project=aishield", "--format",
-                          "{{.Label \"com.docker.compose.service\"}} {{.ID}}").splitlines())
-    assert db_now == before[(DB, "container")]
+    assert _containers(DB) == before[(DB, "container")]
+
+
+def _containers(host):
+    """Sorted "<service> <container id>" lines of the host's compose project, as fleet_state.yml records them."""
+    return sorted(_exec(host, "docker", "ps", "--filter", "label=com.docker.compose.project=aishield", "--format",
+                        "{{.Label \"com.docker.compose.service\"}} {{.ID}}").splitlines())

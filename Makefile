@@ -4,7 +4,7 @@ VENV ?= $(CURDIR)/.venv
 export PATH := $(VENV)/bin:$(PATH)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 
-.PHONY: demo test testbed venv unit lint sanity build integration molecule lanes extended bench teardown clean
+.PHONY: demo test testbed venv unit lint sanity build integration bench-smoke own-stack molecule lanes bench teardown clean
 
 ## Command 1: set everything up, deploy the reference stack v1 on the local Docker host, print smoke results.
 demo: testbed
@@ -21,14 +21,16 @@ testbed:
 venv:
 	bash tests/testbed/setup.sh venv
 
-unit lint sanity build integration molecule lanes extended:
+unit lint sanity build integration bench-smoke own-stack molecule lanes:
 	bash tests/run.sh $@
 
-## Benchmarks (slow: ~80 min on 2 cores; want an idle machine): results/*.json, results.md, PNG plots.
+## Benchmarks (slow: about 2 h on 2 cores, 80 min of it the soak; want an idle machine): results/*.json, results.md, PNG plots.
 bench: testbed
+	python tests/bench/task_cost.py --tasks 20 --rounds 3
 	python tests/bench/deploy_bench.py --rounds 3
 	python tests/bench/backup_bench.py --size-gb 1
 	python tests/bench/fleet_bench.py --hosts 1 2 4 --rounds 2
+	python tests/bench/soak.py --cycles 100
 	python tests/bench/report.py
 
 teardown:

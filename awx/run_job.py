@@ -13,9 +13,11 @@ such as aishield_secrets) are read from a YAML/JSON file given as @path, checked
 survey as AWX checks a launch, and written to <private data dir>/env/extravars (mode 0600):
 ansible-runner passes that file as `-e @file`, so no value reaches a command line. The private
 data dir holds env/, inventory/ (a link to -i) and project/ (a link to this checkout), as
-AWX lays it out. Progress is printed per task from the event stream, then a summary: per-host
-counts, failed hosts and the set_stats artifacts. Values of secret-looking variables are
-masked in everything printed. The exit code is ansible-playbook's (0 only when the job passed).
+AWX lays it out. When the job ends, however it ends, the files written to env/ are removed, so
+no secret stays on disk; artifacts/ (events, stdout, the command) is kept for whoever reads it.
+Progress is printed per task from the event stream, then a summary: per-host counts, failed
+hosts and the set_stats artifacts. Values of secret-looking variables are masked in everything
+printed. The exit code is ansible-playbook's (0 only when the job passed).
 """
 
 from __future__ import annotations
@@ -148,6 +150,25 @@ def prepare(private_data_dir, template, inventory, extravars):
     return pdd
 
 
+# The files prepare() writes to env/: extravars holds every answer and secret; a cmdline left behind
+# would also hand its --tags to the next job run in the same private data dir.
+ENV_FILES = ('extravars', 'cmdline')
+
+
+def scrub(private_data_dir):
+    """Remove what prepare() wrote to env/ (and env/ itself once empty); artifacts/ stays."""
+    env = Path(private_data_dir) / 'env'
+    for name in ENV_FILES:
+        try:
+            (env / name).unlink()
+        except FileNotFoundError:
+            pass
+    try:
+        env.rmdir()
+    except OSError:
+        pass  # missing, or holds files of a caller's own private data dir: not ours to remove
+
+
 class Progress(object):
     """Prints one line per play, task and host result; collects the summary from the stream."""
 
@@ -201,12 +222,18 @@ def run(template, inventory, given, private_data_dir=None, limit=None, out=sys.s
     extravars.update(given)
     extravars.update(survey_answers(template, given))
     mask = Masker(secret_values(extravars))
-    pdd = prepare(private_data_dir or tempfile.mkdtemp(prefix='aishield-job-'), template, inventory, extravars)
+    pdd = Path(private_data_dir or tempfile.mkdtemp(prefix='aishield-job-'))
     progress = Progress(out, mask)
     envvars = {'ANSIBLE_CONFIG': str(REPO / 'ansible.cfg'), 'ANSIBLE_NOCOLOR': '1', 'ANSIBLE_FORCE_COLOR': '0'}
-    progress._print('JOB   %s: %s on %s (private data dir %s)' % (template['name'], template['playbook'], inventory, pdd))
-    runner = ansible_runner.run(private_data_dir=str(pdd), playbook=template['playbook'], inventory=str(pdd / 'inventory'),
-                                limit=limit, envvars=envvars, event_handler=progress, quiet=True, verbosity=verbosity)
+    try:
+        prepare(pdd, template, inventory, extravars)
+        progress._print('JOB   %s: %s on %s (private data dir %s)' % (template['name'], template['playbook'], inventory, pdd))
+        # ansible-runner turns SIGINT/SIGTERM into a cancel and returns, so this finally runs then too.
+        runner = ansible_runner.run(private_data_dir=str(pdd), playbook=template['playbook'],
+                                    inventory=str(pdd / 'inventory'), limit=limit, envvars=envvars, event_handler=progress,
+                                    quiet=True, verbosity=verbosity)
+    finally:
+        scrub(pdd)
     return runner, progress
 
 
@@ -247,7 +274,8 @@ def main(argv=None):
     parser.add_argument('-i', '--inventory', default=str(REPO / 'inventories' / 'local'))
     parser.add_argument('-e', '--extra-vars', action='append', help='@file.yml (secrets go here) or key=value for plain answers')
     parser.add_argument('-l', '--limit')
-    parser.add_argument('--private-data-dir', help='default: a new temporary directory (kept for its artifacts)')
+    parser.add_argument('--private-data-dir', help='default: a new temporary directory (its artifacts are kept; '
+                        'the secrets in env/ are removed when the job ends)')
     parser.add_argument('-v', '--verbose', action='count', default=0)
     args = parser.parse_args(argv)
     try:

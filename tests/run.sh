@@ -1,29 +1,31 @@
 #!/usr/bin/env bash
 # The whole test suite, stage by stage, with the time each took.
 # Usage: tests/run.sh [stage...]
-#   stages: unit lint sanity build integration molecule molecule-<scenario> extended,
+#   stages: unit lint sanity build integration bench-smoke own-stack molecule molecule-<scenario>,
 #   and `lanes` (the default run's two lanes below, without the static stages)
 #   With no argument the four quick static stages (unit lint sanity build) run side by side,
 #   each into its own log that is printed when it ends; then two lanes run side by side, each
 #   line of their output prefixed with the lane's name:
 #     lane "local":     integration (the fault matrix included), then Molecule deploy
-#     lane "molecule":  Molecule rollback, then maintenance, then multihost
+#     lane "molecule":  bench-smoke (the benchmarks and the soak, one small round each), own-stack (the
+#                       "notes" stack deployed through its description), then Molecule default (as a
+#                       non-root user), rollback, maintenance, multihost
+#   The split keeps the lanes near equal (2026-12-06: about 19 min each); every stage uses its own
+#   project names, ports and Molecule instances, so lanes share nothing but the test bed.
 #   Each lane is one Ansible run at a time (multihost: one run over four hosts), about one core
 #   busy on average (vmstat), so two lanes fill the machine's two cores. The static stages stay
 #   out of the lanes: lint and sanity use every core they get, and beside them integration
 #   slowed from 15 to 21 min and a restore test timed out (2026-11-29).
-#   `extended` is not part of the default run: the maintenance and DR-drill suites on the local
-#   engine, which the Molecule `maintenance` scenario covers on Docker-in-Docker hosts.
+#   integration needs a Docker engine: without one it fails at once, saying why (tests/integration/conftest.py).
 set -uo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 cd "$repo"
 export PATH="${VENV:-$repo/.venv}/bin:$PATH"
 export ANSIBLE_CONFIG="$repo/ansible.cfg"
 
-# Suites kept out of the default run: the Molecule maintenance scenario proves the same roles.
-extended_tests=(tests/integration/test_maintenance.py tests/integration/test_dr_drill.py)
 # The default run's two lanes (see the top): stages separated by spaces.
-lanes=("local=integration molecule-deploy" "molecule=molecule-rollback molecule-maintenance molecule-multihost")
+lanes=("local=integration molecule-deploy"
+       "molecule=bench-smoke own-stack molecule-default molecule-rollback molecule-maintenance molecule-multihost")
 
 run_stage() {
   case "$1" in
@@ -31,25 +33,44 @@ run_stage() {
     lint) ansible-lint ;;
     sanity) bash tests/sanity/run.sh ;;
     build) pytest -q -p no:cacheprovider tests/integration/test_collection_build.py ;;
-    integration) pytest -q -p no:cacheprovider --durations=15 tests/integration --deselect tests/integration/test_collection_build.py \
-                   "${extended_tests[@]/#/--deselect=}" ;;
-    extended) pytest -q -p no:cacheprovider --durations=15 "${extended_tests[@]}" ;;
+    integration) pytest -q -p no:cacheprovider --durations=15 tests/integration \
+                   --deselect tests/integration/test_collection_build.py --deselect tests/integration/test_bench_smoke.py \
+                   --deselect tests/integration/test_own_stack.py ;;
+    bench-smoke) pytest -q -p no:cacheprovider --durations=5 tests/integration/test_bench_smoke.py ;;
+    own-stack) pytest -q -p no:cacheprovider --durations=5 tests/integration/test_own_stack.py ;;
     molecule-*) MOLECULE_SCENARIOS=${1#molecule-} run_stage molecule ;;
     molecule)
-      # `deploy` covers what `default` does (its checks run in deploy's verify) and more;
-      # MOLECULE_SCENARIOS="default" runs the plain first deploy alone.
-      for scenario in ${MOLECULE_SCENARIOS:-deploy rollback maintenance multihost}; do
+      # `deploy` runs default's checks of a healthy stack (as root); `default` is the first deploy as the
+      # unprivileged user `deploy`. MOLECULE_SCENARIOS="default" runs it alone.
+      for scenario in ${MOLECULE_SCENARIOS:-deploy default rollback maintenance multihost}; do
         echo "=== molecule $scenario: start $(date +%H:%M:%S)"
         local t0=$SECONDS
         molecule test -s "$scenario" || return 1
         echo "=== molecule $scenario: ok in $((SECONDS - t0))s"
       done ;;
-    *) echo "unknown stage '$1' (known: unit lint sanity build integration molecule molecule-<scenario> extended)" >&2; return 2 ;;
+    *) echo "unknown stage '$1' (known: unit lint sanity build integration bench-smoke own-stack molecule molecule-<scenario>)" >&2; return 2 ;;
   esac
 }
 
 declare -a summary
 failed=0
+
+# The machine's CPU use over the run (all processes, the containers' included), from /proc/stat:
+# "busy" near 100 % means the run waits for cores, not for anything else.
+cpu_ticks() {  # prints "busy total" in clock ticks, or nothing without /proc/stat
+  [ -r /proc/stat ] || return 0
+  awk '/^cpu /{busy=$2+$3+$4+$7+$8+$9; print busy, busy+$5+$6; exit}' /proc/stat
+}
+cpu_report() {  # the "busy total" from the start
+  local now
+  now=$(cpu_ticks)
+  [ -n "$1" ] && [ -n "$now" ] || return 0
+  set -- $1 $now
+  [ $(($4 - $2)) -gt 0 ] || return 0
+  echo "cpu: the machine's $(nproc) cores were $(( 100 * ($3 - $1) / ($4 - $2) )) % busy over the run" \
+       "($(( ($3 - $1) / $(getconf CLK_TCK) )) of $(( ($4 - $2) / $(getconf CLK_TCK) )) core-seconds)"
+}
+cpu_start=$(cpu_ticks)
 # Each stage's output is also kept here, so a failed stage's cause can be repeated at the very end:
 # CI shows the tail of a long run, and a failure 20 minutes up is out of sight.
 stage_logs=$(mktemp -d)
@@ -71,15 +92,16 @@ run_one() {
   record "$1" "$status" $((SECONDS - start))
 }
 
-# The lines that say why a stage failed: pytest's FAILED/ERROR summary and assertion lines,
-# Ansible's fatal/failed task results, Molecule's "Failed" line; cut to 400 characters each.
+# The lines that say why a stage failed: pytest's FAILED/ERROR summary and assertion lines and a run it
+# stopped (pytest.exit: no Docker engine), Ansible's fatal/failed task results, Molecule's "Failed" line;
+# cut to 400 characters each.
 explain_failures() {
   local log stage
   for log in "$stage_logs"/*.log; do
     stage=$(basename "$log" .log)
     [ "$(cat "$stage_logs/$stage.status" 2>/dev/null)" = FAILED ] || continue
     echo "=== why stage $stage failed (from its output above)"
-    grep -a -E '^(FAILED|ERROR) |^E +|fatal: \[|failed: \[|CRITICAL|ERROR +Ansible return code' "$log" \
+    grep -a -E '^(FAILED|ERROR) |^E +|_pytest\.outcomes\.Exit: |fatal: \[|failed: \[|CRITICAL|ERROR +Ansible return code' "$log" \
       | sed -E 's/\x1b\[[0-9;]*[A-Za-z]//g' | cut -c1-400 | tail -n 40
   done
 }
@@ -146,5 +168,6 @@ else
 fi
 echo "=== stage times"
 printf '%s\n' "${summary[@]}"
+cpu_report "$cpu_start"
 [ $failed = 0 ] || explain_failures
 exit $failed

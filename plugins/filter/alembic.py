@@ -11,6 +11,8 @@ import re
 
 from ansible.errors import AnsibleFilterError
 
+from ansible_collections.aishield.ops.plugins.module_utils._alembic import rollback_check
+
 # Alembic forbids "@", "-" and "+" in revision ids; whitespace, parentheses and
 # commas cannot occur either, because they delimit the id in CLI output.
 _REV = r'[^\s()@+,-]+'
@@ -117,63 +119,12 @@ def alembic_compare(current, heads, strict=True):
     }
 
 
-def _revision_list(value, what):
-    if isinstance(value, str):
-        value = [value] if value else []
-    if not isinstance(value, (list, tuple)) or not all(isinstance(item, str) for item in value):
-        raise AnsibleFilterError(f'{what} {value!r} is not a list of revision ids')
-    return sorted(value)
-
-
 def alembic_rollback_check(chain, current, target):
-    """Can code whose schema head is `target` run on a database at `current`?
-
-    `chain` lists the revisions the newer code ships ({revision, down_revision,
-    backward_compatible}). Walking down from the database's revision to the target's,
-    every revision passed must be declared backward compatible.
-    """
-    if not isinstance(chain, (list, tuple)):
-        raise AnsibleFilterError(f'chain {chain!r} is not a list of {{revision, down_revision, backward_compatible}}')
-    current = _revision_list(current, 'current')
-    target = _revision_list(target, 'target')
-    result = {'compatible': False, 'same': current == target, 'between': [], 'incompatible': [], 'reason': ''}
-    if result['same']:
-        result.update(compatible=True, reason=f'the database is at the target revision {",".join(target) or "(empty)"}')
-        return result
-    if len(current) != 1 or len(target) != 1:
-        result['reason'] = (f'the database is at {",".join(current) or "(empty)"} and the target expects '
-                            f'{",".join(target) or "(empty)"}: only a single-head history can be checked')
-        return result
-    parents, flags = {}, {}
-    for entry in chain:
-        if not isinstance(entry, dict) or 'revision' not in entry:
-            raise AnsibleFilterError(f'chain entry {entry!r} has no "revision"')
-        parents[entry['revision']] = entry.get('down_revision')
-        flags[entry['revision']] = entry.get('backward_compatible')
-    walked, revision = [], current[0]
-    while revision is not None and revision != target[0] and len(walked) <= len(parents):
-        if revision not in parents:
-            result['reason'] = (f'revision {revision} is not in the recorded migration chain, so the path from the '
-                                f'database ({current[0]}) to the target ({target[0]}) is unknown')
-            return result
-        walked.append(revision)
-        parent = parents[revision]
-        if isinstance(parent, (list, tuple)):
-            result['reason'] = f'revision {revision} is a merge point; a rollback across it needs a full rollback'
-            return result
-        revision = parent
-    if revision != target[0]:
-        result['reason'] = (f'the target revision {target[0]} is not below the database revision {current[0]}: '
-                            'the database is behind or on another branch')
-        return result
-    result['between'] = walked
-    result['incompatible'] = [rev for rev in walked if flags.get(rev) is not True]
-    result['compatible'] = not result['incompatible']
-    result['reason'] = (
-        f'migrations {", ".join(walked)} are all declared backward compatible' if result['compatible'] else
-        f'migrations {", ".join(result["incompatible"])} are not declared backward compatible '
-        '(module-level backward_compatible = True)')
-    return result
+    """Can code whose schema head is `target` run on a database at `current`? (see module_utils/_alembic.py)"""
+    try:
+        return rollback_check(chain, current, target)
+    except ValueError as exc:
+        raise AnsibleFilterError(str(exc)) from None
 
 
 class FilterModule:

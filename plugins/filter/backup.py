@@ -12,14 +12,14 @@ import re
 
 from ansible.errors import AnsibleFilterError
 
+from ansible_collections.aishield.ops.plugins.module_utils._retention import gfs_plan
+
 # Compact basic ISO-8601: fixed width, so keys and release ids sort lexically in time order.
 STAMP_FORMAT = '%Y%m%dT%H%M%SZ'
 _STAMP_RE = re.compile(r'^(\d{8}T\d{6}Z)$')
 _KEY_STAMP_RE = re.compile(r'^(\d{8}T\d{6}Z)(?:\..+)?$')
 _EXT_RE = re.compile(r'^[A-Za-z0-9]+(?:[._-][A-Za-z0-9]+)*$')
 _DIGITS_RE = re.compile(r'^-?\d+(?:\.\d+)?$')
-
-_REASON_ORDER = ('newest', 'pinned', 'daily', 'weekly', 'monthly')
 
 
 def to_utc(value, what='when'):
@@ -209,45 +209,7 @@ def gfs_retention(backups, daily=7, weekly=4, monthly=6, keep=None):
         seen.add(key)
         entries.append((moment, key))
 
-    # Newest first; the key breaks ties so the result never depends on input order.
-    entries.sort(reverse=True)
-
-    reasons = {}
-
-    def mark(key, reason):
-        current = reasons.get(key)
-        if current is None or _REASON_ORDER.index(reason) < _REASON_ORDER.index(current):
-            reasons[key] = reason
-
-    if entries:
-        mark(entries[0][1], 'newest')
-    for moment, key in entries:
-        if key in pinned:
-            mark(key, 'pinned')
-
-    buckets = (
-        ('daily', daily, lambda m: m.date()),
-        ('weekly', weekly, lambda m: m.isocalendar()[:2]),
-        ('monthly', monthly, lambda m: (m.year, m.month)),
-    )
-    for reason, limit, bucket_of in buckets:
-        taken = set()
-        for moment, key in entries:
-            if len(taken) >= limit:
-                break
-            bucket = bucket_of(moment)
-            if bucket in taken:
-                continue
-            # Entries are newest first, so the first one seen in a bucket is its newest.
-            taken.add(bucket)
-            mark(key, reason)
-
-    ordered = [key for _moment, key in entries]
-    return {
-        'keep': [key for key in ordered if key in reasons],
-        'delete': [key for key in ordered if key not in reasons],
-        'reasons': {key: reasons[key] for key in ordered if key in reasons},
-    }
+    return gfs_plan(entries, daily, weekly, monthly, pinned)
 
 
 class FilterModule:

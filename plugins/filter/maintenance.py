@@ -3,14 +3,17 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
-"""Maintenance report rows: threshold checks, docker stats / redis INFO parsing, row-count and version comparison."""
+"""Maintenance report rows: threshold checks, docker ps / stats / df / redis INFO parsing, row-count and version comparison."""
 
 from __future__ import annotations
 
 import json
+import re
 
 from ansible.errors import AnsibleFilterError
 from ansible.module_utils.compat.version import LooseVersion
+# Jinja's own int filter: the rows must read numbers the way the templates they replace did.
+from jinja2.filters import do_int
 
 STATUSES = ('ok', 'warn', 'fail')
 _RANK = {status: rank for rank, status in enumerate(STATUSES)}
@@ -190,6 +193,158 @@ def maintenance_report_markdown(report):
     return '\n'.join(out) + '\n'
 
 
+def _lines(value, what):
+    """A command's output as lines: stdout_lines as registered, or the stdout text."""
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return value.splitlines()
+    if isinstance(value, (list, tuple)):
+        return [str(line) for line in value]
+    raise AnsibleFilterError(f'{what} expects the lines of a command output (stdout_lines), got {type(value).__name__}')
+
+
+def _result(value, what):
+    if not isinstance(value, dict):
+        raise AnsibleFilterError(f'{what} expects a registered task result (a dict with rc, stdout_lines and stderr), '
+                                 f'got {type(value).__name__}')
+    return value
+
+
+def _error_text(result):
+    """The first 200 characters of a failed result's stderr, else of its msg."""
+    text = result['stderr'] if 'stderr' in result else result.get('msg', '')
+    return str(text).strip()[:200]
+
+
+def maintenance_breach_lines(rows):
+    """'- STATUS name: value (threshold) detail' for each row that is not ok, for the chat message and the failure."""
+    out = []
+    for row in _check_rows(rows):
+        if row['status'] == 'ok':
+            continue
+        detail = f" {row['detail']}" if row.get('detail') else ''
+        out.append(f"- {row['status'].upper()} {row['name']}: {row.get('value', '')} ({row.get('threshold', '-')}){detail}")
+    return out
+
+
+def maintenance_containers(lines):
+    """Parse `docker ps` lines formatted '<service>TAB<state>TAB<status>TAB<name>'; shorter lines are skipped."""
+    out = []
+    for line in _lines(lines, 'maintenance_containers'):
+        fields = line.split('\t')
+        if len(fields) >= 4:
+            out.append({'service': fields[0], 'state': fields[1], 'status': fields[2], 'name': fields[3]})
+    return out
+
+
+# docker ps shows "(unhealthy)" or "(health: starting)" in the status of a container whose healthcheck has not passed.
+_NOT_HEALTHY = re.compile('unhealthy|health: starting')
+
+
+def maintenance_service_problems(services, containers):
+    """The services without a running, healthy container, as 'name (no container)' or 'name (<their statuses>)'."""
+    if not isinstance(services, (list, tuple)):
+        raise AnsibleFilterError(f'maintenance_service_problems expects a list of service names, got {type(services).__name__}')
+    if not isinstance(containers, (list, tuple)) or not all(
+            isinstance(c, dict) and {'service', 'state', 'status'} <= set(c) for c in containers):
+        raise AnsibleFilterError('maintenance_service_problems expects the containers as maintenance_containers returns them '
+                                 '(dicts with service, state, status and name)')
+    problems = []
+    for service in services:
+        mine = [c for c in containers if c['service'] == service]
+        good = [c for c in mine if c['state'] == 'running' and not _NOT_HEALTHY.search(str(c['status']))]
+        if not mine:
+            problems.append(f'{service} (no container)')
+        elif not good:
+            problems.append(f"{service} ({', '.join(str(c['status']) for c in mine)})")
+    return problems
+
+
+def maintenance_slow_items(queries):
+    """One 'mean ms mean, calls calls: query' line per pg_stat_statements row."""
+    if not isinstance(queries, (list, tuple)) or not all(
+            isinstance(q, dict) and {'query', 'calls', 'mean_ms'} <= set(q) for q in queries):
+        raise AnsibleFilterError('maintenance_slow_items expects a list of dicts with query, calls and mean_ms '
+                                 '(the slow query SQL\'s JSON)')
+    return [f"{q['mean_ms']} ms mean, {q['calls']} calls: {q['query']}" for q in queries]
+
+
+def maintenance_disk_rows(df, min_free_mb, root):
+    """One 'disk free <mount point>' row per filesystem in `df -Pm` output; one failing row when df listed none."""
+    result = _result(df, 'maintenance_disk_rows')
+    rows = []
+    for line in _lines(result.get('stdout_lines'), 'maintenance_disk_rows')[1:]:
+        # Filesystem, 1M-blocks, Used, Available, Capacity, Mounted on (which may hold spaces).
+        fields = line.split()
+        if len(fields) >= 6:
+            rows.append(maintenance_row(do_int(fields[3]), 'disk free ' + ' '.join(fields[5:]), min_free_mb,
+                                        compare='min', unit='MiB', detail=f'{fields[4]} used'))
+    if rows:
+        return rows
+    stderr = str(result.get('stderr', '')).strip()[:200]
+    return [{'name': 'disk free', 'value': 'unknown', 'threshold': f'>= {min_free_mb} MiB', 'status': 'fail',
+             'detail': f'df {root}: {stderr}'}]
+
+
+def maintenance_image_containers(lines):
+    """Image -> the first container using it, from `docker ps` lines formatted '<image>TAB<name>'."""
+    out = {}
+    for line in _lines(lines, 'maintenance_image_containers'):
+        fields = line.split('\t')
+        if len(fields) == 2 and fields[0] not in out:
+            out[fields[0]] = fields[1]
+    return out
+
+
+def _listed_packages(source, lines):
+    """Name -> version from a package listing: pip's JSON, else 'name<TAB>version' lines; None when pip's JSON is unreadable."""
+    if source == 'pip':
+        try:
+            listing = json.loads('\n'.join(lines))
+            return {str(p['name']): str(p['version']) for p in listing}
+        except (ValueError, TypeError, KeyError):
+            return None
+    packages = {}
+    for line in lines:
+        fields = line.split('\t')
+        if len(fields) == 2:
+            packages[fields[0]] = fields[1]
+    return packages
+
+
+def maintenance_dependency_rows(results, minimums, project):
+    """One 'packages <image>' row per listed container: the versions as items, warn below a minimum or when unreadable."""
+    if not isinstance(results, (list, tuple)):
+        raise AnsibleFilterError(f'maintenance_dependency_rows expects the results of the package listing loop, '
+                                 f'got {type(results).__name__}')
+    rows = []
+    for res in results:
+        if not isinstance(res, dict) or not isinstance(res.get('item'), dict) or not {'key', 'value'} <= set(res['item']):
+            raise AnsibleFilterError('maintenance_dependency_rows expects loop results whose item is {key: image, value: container}')
+        image, container = res['item']['key'], res['item']['value']
+        lines = _lines(res.get('stdout_lines'), 'maintenance_dependency_rows')
+        packages = None
+        error = _error_text(res)
+        if res.get('rc', 1) == 0 and lines:
+            packages = _listed_packages(lines[0], lines[1:])
+            if packages is None:
+                error = 'pip list --format json printed no package list: ' + ' '.join(lines[1:]).strip()[:120]
+        if packages is None:
+            rows.append({'name': f'packages {image}', 'value': 'unreadable', 'threshold': '-', 'status': 'warn',
+                         'detail': f'in {container}: {error}'})
+            continue
+        outdated = maintenance_outdated(packages, minimums)
+        rows.append({'name': f'packages {image}', 'value': f'{len(packages)} ({lines[0]})',
+                     'threshold': f'{len(minimums)} minimums' if minimums else '-',
+                     'status': 'warn' if outdated else 'ok',
+                     'detail': ('below minimum: ' + ', '.join(outdated)) if outdated else f'container {container}',
+                     # Sorted like Jinja's sort filter, which ignores case.
+                     'items': sorted((f'{name} {version}' for name, version in packages.items()), key=lambda item: item.lower())})
+    return rows or [{'name': 'packages', 'value': 'no container', 'threshold': '-', 'status': 'warn',
+                     'detail': f'no running container in project {project}'}]
+
+
 class FilterModule(object):
     """Maintenance report filters."""
 
@@ -203,4 +358,11 @@ class FilterModule(object):
             'maintenance_report_status': maintenance_report_status,
             'maintenance_report_lines': maintenance_report_lines,
             'maintenance_report_markdown': maintenance_report_markdown,
+            'maintenance_breach_lines': maintenance_breach_lines,
+            'maintenance_containers': maintenance_containers,
+            'maintenance_service_problems': maintenance_service_problems,
+            'maintenance_slow_items': maintenance_slow_items,
+            'maintenance_disk_rows': maintenance_disk_rows,
+            'maintenance_image_containers': maintenance_image_containers,
+            'maintenance_dependency_rows': maintenance_dependency_rows,
         }

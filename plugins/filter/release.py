@@ -16,6 +16,7 @@ from ansible_collections.aishield.ops.plugins.filter.backup import (
     now_utc,
     to_utc,
 )
+from ansible_collections.aishield.ops.plugins.module_utils._images import ImageRefError, parse_image_ref
 
 _VERSION_RE = re.compile(r'^[A-Za-z0-9._-]+$')
 _RELEASE_ID_RE = re.compile(r'^(\d{8}T\d{6}Z)-(.+)$')
@@ -96,6 +97,52 @@ def phase_durations(marks):
     return durations
 
 
+_LABEL_RE = re.compile(r'^[A-Za-z0-9][A-Za-z0-9._-]*$')
+_URL_SAFE_RE = re.compile(r'^[A-Za-z0-9._~-]+$')
+
+
+def deploy_input_errors(version, images=None, image_keys=None, services=None, database='', data_address=None,
+                        secrets=None, required_secrets=None, url_safe_secrets=None):
+    """Every problem with a deploy's own inputs, each naming the variable and the fix ([] when there are none).
+
+    One list, so one check reports all of them before anything changes.
+    """
+    errors = []
+    image_keys = list(image_keys or [])
+    required_secrets, url_safe_secrets = list(required_secrets or []), list(url_safe_secrets or [])
+    if not isinstance(version, str) or not _LABEL_RE.match(version):
+        errors.append('compose_deploy_version must be a label like v2 or 1.4.0 (letters, digits, . _ -); got %r. '
+                      'Set it (aishield_version in the inventory or -e).' % (version,))
+    if not isinstance(images, dict):
+        errors.append('compose_deploy_images must map each image key (%s) to an image reference (aishield_images); got %r.'
+                      % (', '.join(image_keys), images))
+    for key in image_keys if isinstance(images, dict) else []:
+        if key not in images:
+            errors.append('compose_deploy_images.%s is missing; set one image reference per service (%s), '
+                          'e.g. registry.example.com/aishield/%s:v2.' % (key, ', '.join(image_keys), key))
+            continue
+        try:
+            parse_image_ref(images[key])
+        except ImageRefError as exc:
+            errors.append('compose_deploy_images.%s: %s.' % (key, exc))
+    if not services:
+        errors.append('This host runs no service of the stack: check compose_deploy_services and compose_deploy_fleet_role.')
+    elif database and database not in services and not data_address:
+        errors.append('This host does not run the database service %s (compose_deploy_services: %s), so it needs '
+                      'compose_deploy_data_address, the address of the host that does.' % (database, ', '.join(services)))
+    secrets = secrets if isinstance(secrets, dict) else {}
+    for name in required_secrets:
+        if name not in secrets or secrets[name] is None or str(secrets[name]) == '':
+            errors.append('compose_deploy_secrets.%s is missing or empty; put it in a vaulted group_vars file '
+                          '(ansible-vault encrypt_string).' % name)
+    for name in url_safe_secrets:
+        if secrets.get(name) not in (None, '') and not _URL_SAFE_RE.match(str(secrets[name])):
+            errors.append('compose_deploy_secrets.%s may only hold letters, digits and . _ ~ - because compose.yml puts '
+                          'it into DATABASE_URL; generate one with ansible.builtin.password chars=ascii_letters,digits.'
+                          % name)
+    return errors
+
+
 class FilterModule:
     """Release id filters."""
 
@@ -104,4 +151,5 @@ class FilterModule:
             'release_id': release_id,
             'release_id_parse': release_id_parse,
             'phase_durations': phase_durations,
+            'deploy_input_errors': deploy_input_errors,
         }

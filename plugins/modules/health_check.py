@@ -8,7 +8,7 @@ from __future__ import annotations
 
 DOCUMENTATION = r"""
 module: health_check
-short_description: Check many HTTP endpoints until a deadline, with JSON, latency and login assertions
+short_description: Check many HTTP endpoints until a deadline, with JSON, latency and login assertions and chained requests
 version_added: 0.1.0
 description:
   - Sends requests to a list of endpoints, retrying each until it passes or its deadline runs out, and reports per-endpoint
@@ -21,7 +21,12 @@ description:
     no latency statistics and no way to chain a login token without registering (and risking logging) it. This module does
     all of that in one task and never returns the token, the login body or URL credentials.
   - Endpoints are checked concurrently (see O(concurrency)), so a run takes about as long as the slowest endpoint.
-  - The result is what the P(aishield.ops.health_summary#filter) filter consumes.
+  - 'Requests can be chained: an endpoint saves values out of its JSON answer with O(endpoints[].save) (for example the
+    id of a job it created), and later endpoints use them as C(${name}) placeholders, for example to poll
+    C(/jobs/${id}) until O(endpoints[].expect) holds, or to stop early with O(endpoints[].abort_if). Endpoints then run
+    in waves: an endpoint starts once every endpoint whose values it uses has finished; inside a wave they run
+    concurrently as above.'
+  - The result carries its own one-line RV(summary), the text the P(aishield.ops.health_summary#filter) filter makes of it.
 author:
   - AI Shield SRE (@aishield)
 extends_documentation_fragment:
@@ -32,6 +37,8 @@ attributes:
     details:
       - The checks run in check mode too; the module assumes they are free of side effects (a login is a POST, but only
         issues a token).
+      - An endpoint that creates something, such as a POST that submits a job, does so in check mode too; leave it out
+        of check-mode runs when that matters.
   diff_mode:
     support: none
   idempotent:
@@ -58,8 +65,12 @@ options:
       url:
         description:
           - The URL to request. C(user:password@) in it is sent as basic auth (without waiting for a 401) and never returned.
+          - A path (starting with C(/)) is joined to O(base_url); C(path) is an alias for stack descriptions.
+          - May contain C(${name}) placeholders (see O(endpoints[].save)). Saved values are inserted as they are, not
+            URL-encoded. RV(endpoints[].url) shows the URL with its placeholders, not the values.
         type: str
         required: true
+        aliases: [path]
       method:
         description: HTTP method.
         type: str
@@ -68,13 +79,20 @@ options:
         description:
           - Extra request headers. They are never returned, but they do show in the task invocation with C(-vvv); pass
             credentials through O(auth) or O(token) instead.
+          - Header values may contain C(${name}) placeholders (see O(endpoints[].save)).
         type: dict
         default: {}
       body:
-        description: Raw request body.
+        description:
+          - Raw request body. May contain C(${name}) placeholders (see O(endpoints[].save)).
         type: str
       json:
-        description: Request body sent as JSON, with a C(Content-Type) of C(application/json).
+        description:
+          - Request body sent as JSON, with a C(Content-Type) of C(application/json).
+          - String values, at any depth, may contain C(${name}) placeholders (see O(endpoints[].save)); keys are left
+            alone. A string that is exactly one placeholder takes the saved value with its JSON type (a saved V(42)
+            is sent as the number V(42)); inside a longer string a value is written as text (JSON text for numbers,
+            booleans, V(null), lists and dicts).
         type: raw
       status:
         description: Status codes that count as success.
@@ -140,6 +158,34 @@ options:
       deadline:
         description: Overrides O(deadline) for this endpoint.
         type: float
+      interval:
+        description: Overrides O(interval) for this endpoint, for example to poll a job more often than the rest is retried.
+        type: float
+      save:
+        description:
+          - 'Values to take out of the JSON answer once the endpoint passes, a mapping of name to dotted path (the same
+            paths as O(endpoints[].expect)), for example C({"id": "id"}) or C({"job": "links.self"}).'
+          - Later endpoints use them as C(${name}) placeholders in O(endpoints[].url), O(endpoints[].body), string
+            values of O(endpoints[].json) and values of O(endpoints[].headers). Write C($${name}) for the literal
+            text C(${name}). Text such as C(${1}) or C($HOME) that is no placeholder is left alone.
+          - A path missing from an otherwise passing answer counts as a failed attempt, retried until the deadline.
+          - 'An endpoint that uses a placeholder runs after the endpoint that saves it has finished. When that endpoint
+            failed, it fails without a request, with C(not attempted: <endpoint> failed).'
+          - A placeholder that no endpoint saves, a name saved by two endpoints and endpoints that wait for each other's
+            values (a cycle) are refused before any request is made.
+          - Saved values are never returned (they may be ids or tokens), and they are masked where they stand alone in
+            error messages. RV(saved) lists the names that were saved. A value put into a credential header (such as
+            C(Authorization)) is also handled as a secret and masked wherever it appears.
+          - Names are letters, digits and underscores, not starting with a digit.
+        type: dict
+      abort_if:
+        description:
+          - 'A mapping of dotted JSON path to value, for example C({"status": "failed"}). A response whose JSON
+            matches every entry ends the endpoint at once, without further retries, failing with a message such as
+            C(aborted: status is "failed").'
+          - Use it to stop polling a job that has failed instead of waiting for the deadline. Checked on every
+            response, samples included, before the expectations.
+        type: dict
   auth:
     description:
       - A login request made before the checks, only when some endpoint has O(endpoints[].auth=true).
@@ -183,6 +229,12 @@ options:
         description: Prefix before the token in O(auth.header). Empty for a bare token.
         type: str
         default: Bearer
+  base_url:
+    description:
+      - Prepended to each O(endpoints[].url) and O(auth.url) that is a path (starts with C(/)), so a stack's checks can
+        be written once and aimed at each host's address.
+    type: str
+    default: ''
   token:
     description:
       - A token obtained elsewhere, sent in an C(Authorization) header as C(Bearer <token>) to endpoints with O(endpoints[].auth=true).
@@ -202,9 +254,15 @@ options:
     type: float
     default: 2
   concurrency:
-    description: How many endpoints are checked at the same time.
+    description:
+      - How many endpoints are checked at the same time (within a wave, see O(endpoints[].save)).
     type: int
     default: 8
+  max_p95_ms:
+    description:
+      - When set and every endpoint passed, the task fails if RV(latency.p95_ms) is above this many milliseconds, with a
+        message naming both values. The result is returned in full either way.
+    type: float
   validate_certs:
     description: Verify TLS certificates.
     type: bool
@@ -215,7 +273,9 @@ options:
     default: true
 notes:
   - The task fails when any endpoint fails; the message names every failing endpoint and why. The full result (same keys as
-    on success) is still returned, so C(ignore_errors) or C(failed_when) plus P(aishield.ops.health_summary#filter) work.
+    on success) is still returned, so C(ignore_errors) or C(failed_when) plus RV(summary) work.
+  - 'A login can also be an ordinary endpoint that saves its token, for example C(save: {token: access_token}) with a
+    header C(Authorization: Bearer ${token}) on later endpoints; O(auth) remains the simpler way for one token.'
 seealso:
   - module: ansible.builtin.uri
   - module: ansible.builtin.wait_for
@@ -261,9 +321,48 @@ EXAMPLES = r"""
     endpoints:
       - url: http://127.0.0.1:8000/api/v1/auth/me
         status: [401]
+
+- name: Health, then a job submitted and polled until the worker finishes it, and a p95 limit, in one task
+  aishield.ops.health_check:
+    deadline: 60
+    max_p95_ms: 500
+    auth:
+      url: http://127.0.0.1:8000/api/v1/auth/login
+      json:
+        email: smoke@aishield.example
+        password: "{{ vault_smoke_password }}"
+    endpoints:
+      - name: api
+        url: http://127.0.0.1:8000/health
+        expect: {status: ok}
+      - name: scan_submit
+        url: http://127.0.0.1:8000/api/v1/scans/code
+        method: POST
+        json: {code: "print('smoke test')", language: python}
+        status: [202]
+        auth: true
+        save: {id: id}
+      # Runs after scan_submit (it uses ${id}); polled every 0.2 s, stops at once on "failed".
+      - name: scan_done
+        url: http://127.0.0.1:8000/api/v1/scans/${id}
+        auth: true
+        expect: {status: done}
+        abort_if: {status: failed}
+        interval: 0.2
+        deadline: 120
+  register: smoke_test_result
+
+- name: The same summary line, without the filter
+  ansible.builtin.debug:
+    msg: "{{ smoke_test_result.summary }}"
 """
 
 RETURN = r"""
+started:
+  description: When the checks started, seconds since the epoch on the host (for phase timings).
+  returned: always
+  type: float
+  sample: 1764931200.5
 endpoints:
   description: One entry per endpoint, in the order given.
   returned: always
@@ -275,7 +374,9 @@ endpoints:
       type: str
       sample: api
     url:
-      description: The URL without credentials; credential-like query values are masked.
+      description:
+        - The URL without credentials; credential-like query values are masked.
+        - C(${name}) placeholders are shown as given, not filled in.
       type: str
       sample: http://127.0.0.1:8000/health
     ok:
@@ -287,7 +388,9 @@ endpoints:
       type: int
       sample: 200
     attempts:
-      description: Requests made before it passed or the deadline ran out (samples not counted; V(0) when skipped).
+      description:
+        - Requests made before it passed, was aborted (O(endpoints[].abort_if)) or the deadline ran out (samples not
+          counted; V(0) when not attempted).
       type: int
       sample: 3
     latency_ms:
@@ -345,114 +448,34 @@ auth:
   returned: when O(auth) is given
   type: dict
   sample: {url: http://127.0.0.1:8000/api/v1/auth/login, ok: true, status: 200, attempts: 1, latency_ms: 35.1, errors: []}
+saved:
+  description:
+    - Names of the values saved with O(endpoints[].save), in endpoint order. The values themselves are never returned.
+  returned: when the checks ran
+  type: list
+  elements: str
+  sample: [id]
+summary:
+  description:
+    - One line for people, the same text P(aishield.ops.health_summary#filter) makes of this result.
+    - It does not mention O(max_p95_ms); when that limit fails the task, the message says so.
+  returned: when the checks ran
+  type: str
+  sample: '6/7 endpoints healthy; p95 23 ms; FAILED: scan_done (HTTP 200 after 4 attempts: aborted: status is "failed")'
 """
 
-import json
-import re
 import statistics
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.aishield.ops.plugins.module_utils._http import (
-    http_request, json_path, latency_summary, one_line, percentile, request_secrets, retry_until, same_value, scrub_text,
-    scrub_url,
+from ansible_collections.aishield.ops.plugins.module_utils._health import (
+    ABORT, PASS, RETRY, abort_reason, bad_regexes, build_checks, endpoint_names, evaluate, extract_saves, failure_message,
+    fill_endpoint, health_summary, mask_values, p95_over, placeholders, plan_waves, poll,
 )
-
-_OPS = ('equals', 'not_equals', 'one_of', 'contains', 'regex', 'exists')
-
-
-def _show(value, limit=60):
-    text = json.dumps(value, sort_keys=True, default=str)
-    return text if len(text) <= limit else text[:limit - 3] + '...'
-
-
-def _contains(value, item):
-    """Substring for text, type-aware membership for lists."""
-    if isinstance(value, str):
-        return isinstance(item, str) and item in value
-    return isinstance(value, list) and any(same_value(element, item) for element in value)
-
-
-def bad_regexes(endpoint):
-    """Regular expressions in json_checks that do not compile, as error strings."""
-    errors = []
-    for entry in endpoint.get('json_checks') or []:
-        if entry.get('regex') is not None:
-            try:
-                re.compile(entry['regex'])
-            except re.error as exc:
-                errors.append('%s: invalid regex %r (%s)' % (entry['path'], entry['regex'], exc))
-    return errors
-
-
-def build_checks(endpoint):
-    """Turn expect and json_checks into (path, op, argument) triples."""
-    checks = [(path, 'equals', value) for path, value in sorted((endpoint.get('expect') or {}).items())]
-    for entry in endpoint.get('json_checks') or []:
-        ops = [(entry['path'], op, entry[op]) for op in _OPS if entry.get(op) is not None]
-        checks.extend(ops or [(entry['path'], 'exists', True)])
-    return checks
-
-
-def check_json(data, checks):
-    """Return one error string per failed (path, op, argument) check."""
-    errors = []
-    for path, op, arg in checks:
-        found, value = json_path(data, path)
-        if op == 'exists':
-            if found != arg:
-                errors.append('%s: %s' % (path, 'present, expected absent' if found else 'not found in response'))
-            continue
-        if not found:
-            errors.append('%s: not found in response' % path)
-        elif op == 'equals' and not same_value(value, arg):
-            errors.append('%s: expected %s, got %s' % (path, _show(arg), _show(value)))
-        elif op == 'not_equals' and same_value(value, arg):
-            errors.append('%s: expected anything but %s' % (path, _show(arg)))
-        elif op == 'one_of' and not any(same_value(value, choice) for choice in arg):
-            errors.append('%s: got %s, expected one of %s' % (path, _show(value), _show(arg)))
-        elif op == 'contains' and not _contains(value, arg):
-            errors.append('%s: %s does not contain %s' % (path, _show(value), _show(arg)))
-        elif op == 'regex' and not re.search(arg, value if isinstance(value, str) else json.dumps(value)):
-            errors.append('%s: %s does not match /%s/' % (path, _show(value), arg))
-    return errors
-
-
-def evaluate(response, endpoint, checks, secrets=(), check_latency=True):
-    """Return why a response fails the endpoint's expectations (empty list: it passes)."""
-    if response.error:
-        return [response.error]
-    errors = []
-    if response.status not in endpoint['status']:
-        snippet = one_line(scrub_text(response.text(), secrets), 80)
-        suffix = (': ' + snippet) if snippet else ''
-        errors.append('status %s, expected %s%s' % (response.status, endpoint['status'], suffix))
-    if endpoint.get('body_contains') and endpoint['body_contains'] not in response.text():
-        errors.append('body does not contain %s' % _show(endpoint['body_contains']))
-    if checks:
-        try:
-            data = response.json()
-        except ValueError:
-            errors.append('response is not JSON (Content-Type: %s)' % (response.header('Content-Type') or 'none'))
-        else:
-            errors.extend(scrub_text(e, secrets) for e in check_json(data, checks))
-    limit = endpoint.get('max_latency_ms')
-    if check_latency and limit is not None and response.latency_ms > limit:
-        errors.append('latency %s ms over max_latency_ms %s' % (response.latency_ms, limit))
-    return errors
-
-
-def endpoint_names(endpoints):
-    """Fill in default names; return (names, duplicates)."""
-    names = [ep.get('name') or scrub_url(ep['url']) for ep in endpoints]
-    duplicates = sorted(set(n for n in names if names.count(n) > 1))
-    return names, duplicates
-
-
-def failure_message(results):
-    failed = [r for r in results if not r['ok']]
-    parts = ['%s (%s)' % (r['name'], '; '.join(r['errors']) or 'failed') for r in failed]
-    return 'health check failed for %d of %d endpoints: %s' % (len(failed), len(results), ', '.join(parts))
+from ansible_collections.aishield.ops.plugins.module_utils._http import (
+    http_request, json_path, latency_summary, percentile, request_secrets, retry_until, scrub_url,
+)
 
 
 class HealthChecker(object):
@@ -460,12 +483,21 @@ class HealthChecker(object):
         self.module = module
         self.params = module.params
         self.token = self.params['token']
-        self.secrets = set(v for v in [self.token] if v)
+        self.secrets = set()
+        self._add_secrets([self.token])
         for spec in self.params['endpoints'] + [self.params['auth'] or {'url': ''}]:
-            self.secrets.update(request_secrets(spec['url'], spec.get('headers')))
-        # Ansible then masks them everywhere, the -vvv invocation included.
-        self.module.no_log_values.update(self.secrets)
+            # A template such as "Bearer ${token}" is no secret; its filled-in value is added before it is sent.
+            self._add_secrets(value for value in request_secrets(spec['url'], spec.get('headers'))
+                              if not placeholders(value))
         self.auth_error = None
+        # Values saved by passing endpoints for later ${name} placeholders; never returned.
+        self.saved = {}
+
+    def _add_secrets(self, found):
+        found = set(value for value in found if value)
+        self.secrets.update(found)
+        # Ansible then masks them everywhere, the -vvv invocation included.
+        self.module.no_log_values.update(found)
 
     def _send(self, spec, timeout, extra_headers=None):
         headers = dict(spec.get('headers') or {})
@@ -513,38 +545,53 @@ class HealthChecker(object):
         return {'url': scrub_url(spec['url']), 'ok': ok, 'status': response.status, 'attempts': attempts,
                 'latency_ms': response.latency_ms, 'errors': errors}
 
-    def check(self, endpoint, name):
-        result = {'name': name, 'url': scrub_url(endpoint['url']), 'ok': False, 'status': None, 'attempts': 0,
+    def check(self, endpoint, name, url, blocked=()):
+        """Check one endpoint (its placeholders already filled); return (result, latencies, saved values)."""
+        # url is the endpoint's URL as given: placeholders unfilled, so saved values stay out of the result.
+        result = {'name': name, 'url': scrub_url(url), 'ok': False, 'status': None, 'attempts': 0,
                   'latency_ms': None, 'errors': []}
         extra = {}
         if endpoint['auth']:
             if self.auth_error:
                 result['errors'] = ['not attempted: %s' % self.auth_error]
-                return result, []
+                return result, [], {}
             scheme = (self.params['auth'] or {}).get('scheme', 'Bearer')
             header = (self.params['auth'] or {}).get('header', 'Authorization')
             extra[header] = ('%s %s' % (scheme, self.token)) if scheme else self.token
+        if blocked:
+            result['errors'] = ['not attempted: %s failed' % ', '.join(blocked)]
+            return result, [], {}
         checks = build_checks(endpoint)
         deadline = endpoint['deadline'] if endpoint.get('deadline') is not None else self.params['deadline']
+        interval = endpoint['interval'] if endpoint.get('interval') is not None else self.params['interval']
 
         def attempt(remaining):
             response = self._send(endpoint, self._timeout(endpoint, remaining), extra)
+            reason = abort_reason(response, endpoint.get('abort_if'))
+            if reason:
+                return ABORT, (response, [reason], {})
             errors = evaluate(response, endpoint, checks, self.secrets, check_latency=not endpoint['samples'])
-            return not errors, (response, errors)
+            values = {}
+            if not errors:
+                # A passing status with the value still missing is retried like any other miss.
+                values, errors = extract_saves(response, endpoint.get('save'))
+            return (RETRY if errors else PASS), (response, errors, values)
 
-        ok, (response, errors), attempts = retry_until(attempt, deadline, self.params['interval'])
+        outcome, (response, errors, values), attempts = poll(attempt, deadline, interval)
+        ok = outcome == PASS
         result.update(ok=ok, status=response.status, attempts=attempts, latency_ms=response.latency_ms, errors=errors)
         latencies = [response.latency_ms] if ok else []
         if ok and endpoint['samples']:
             latencies = self._sample(endpoint, checks, extra, result)
-        return result, latencies
+        return result, latencies, (values if result['ok'] else {})
 
     def _sample(self, endpoint, checks, extra, result):
         samples = []
         count = endpoint['samples']
         for index in range(count):
             response = self._send(endpoint, endpoint.get('timeout') or self.params['timeout'], extra)
-            errors = evaluate(response, endpoint, checks, self.secrets, check_latency=False)
+            reason = abort_reason(response, endpoint.get('abort_if'))
+            errors = [reason] if reason else evaluate(response, endpoint, checks, self.secrets, check_latency=False)
             if errors:
                 result.update(ok=False, status=response.status,
                               errors=['sample %d of %d: %s' % (index + 1, count, e) for e in errors])
@@ -559,8 +606,8 @@ class HealthChecker(object):
             result.update(ok=False, errors=['p95 latency %s ms over max_latency_ms %s (%d samples)' % (p95, limit, count)])
         return samples if result['ok'] else []
 
-    def run(self):
-        endpoints = self.params['endpoints']
+    def _validate(self, endpoints):
+        """Refuse bad input before any request; return the names, the waves and what each endpoint needs."""
         names, duplicates = endpoint_names(endpoints)
         if duplicates:
             self.module.fail_json(msg='endpoint names must be unique; give these a distinct name: %s' % ', '.join(duplicates))
@@ -571,17 +618,48 @@ class HealthChecker(object):
                 self.module.fail_json(msg='endpoint %s: samples must be between 0 and 1000' % name)
             if bad_regexes(endpoint):
                 self.module.fail_json(msg='endpoint %s: %s' % (name, '; '.join(bad_regexes(endpoint))))
-        output = {'changed': False}
+        try:
+            waves, needs = plan_waves(endpoints, names)
+        except ValueError as exc:
+            self.module.fail_json(msg=str(exc))
+        return names, waves, needs
+
+    def run(self):
+        endpoints = self.params['endpoints']
+        names, waves, needs = self._validate(endpoints)
+        output = {'changed': False, 'started': time.time()}
         if self.params['auth'] and any(ep['auth'] for ep in endpoints):
             output['auth'] = self.login()
-        with ThreadPoolExecutor(max_workers=max(1, min(self.params['concurrency'], len(endpoints)))) as pool:
-            outcomes = list(pool.map(self.check, endpoints, names))
-        results = [result for result, _latencies in outcomes]
+        results = [None] * len(endpoints)
+        latencies = [[] for _endpoint in endpoints]
+        # A wave runs once every value it needs is saved; inside a wave, endpoints run side by side.
+        for wave in waves:
+            jobs = []
+            for index in wave:
+                blocked = [names[saver] for saver in sorted(needs[index]) if not results[saver]['ok']]
+                filled = endpoints[index] if blocked else fill_endpoint(endpoints[index], self.saved)
+                self._add_secrets(request_secrets(filled['url'], filled.get('headers')))
+                jobs.append((index, filled, blocked))
+            with ThreadPoolExecutor(max_workers=max(1, min(self.params['concurrency'], len(jobs)))) as pool:
+                outcomes = list(pool.map(lambda job: self.check(job[1], names[job[0]], endpoints[job[0]]['url'], job[2]),
+                                         jobs))
+            for (index, _filled, _blocked), (result, measured, values) in zip(jobs, outcomes):
+                results[index], latencies[index] = result, measured
+                self.saved.update(values)
+        # Saved values (ids, tokens) may echo in response snippets: they never leave the module.
+        for result in results:
+            result['errors'] = [mask_values(error, self.saved.values()) for error in result['errors']]
         failed = [r['name'] for r in results if not r['ok']]
         output.update(endpoints=results, failed=failed, failed_endpoints=failed,
-                      latency=latency_summary([ms for _result, latencies in outcomes for ms in latencies]))
+                      latency=latency_summary([ms for measured in latencies for ms in measured]),
+                      saved=[key for endpoint in endpoints for key in (endpoint.get('save') or {}) if key in self.saved])
+        output['summary'] = health_summary(output)
+        output['finished'] = time.time()
         if failed:
             self.module.fail_json(msg=failure_message(results), **output)
+        over = p95_over(output['latency'], self.params['max_p95_ms'])
+        if over:
+            self.module.fail_json(msg=over, **output)
         self.module.exit_json(**output)
 
 
@@ -597,7 +675,7 @@ def main():
     )
     endpoint_spec = dict(
         name=dict(type='str'),
-        url=dict(type='str', required=True),
+        url=dict(type='str', required=True, aliases=['path']),
         method=dict(type='str', default='GET'),
         headers=dict(type='dict', default={}),
         body=dict(type='str'),
@@ -611,6 +689,9 @@ def main():
         samples=dict(type='int', default=0),
         timeout=dict(type='float'),
         deadline=dict(type='float'),
+        interval=dict(type='float'),
+        save=dict(type='dict'),
+        abort_if=dict(type='dict'),
     )
     auth_spec = dict(
         url=dict(type='str', required=True),
@@ -633,14 +714,23 @@ def main():
             deadline=dict(type='float', default=60),
             interval=dict(type='float', default=2),
             concurrency=dict(type='int', default=8),
+            max_p95_ms=dict(type='float'),
             validate_certs=dict(type='bool', default=True),
             use_proxy=dict(type='bool', default=True),
+            base_url=dict(type='str', default=''),
         ),
         mutually_exclusive=[['auth', 'token']],
         supports_check_mode=True,
     )
     if not module.params['endpoints']:
         module.fail_json(msg='endpoints must list at least one endpoint')
+    relative = [spec for spec in module.params['endpoints'] + [module.params['auth'] or {'url': ''}]
+                if spec['url'].startswith('/')]
+    if relative and not module.params['base_url']:
+        module.fail_json(msg='endpoint %s has a path for its url (%s) but base_url is empty; give a full URL or base_url.'
+                         % (relative[0].get('name') or relative[0]['url'], relative[0]['url']))
+    for spec in relative:
+        spec['url'] = module.params['base_url'].rstrip('/') + spec['url']
     HealthChecker(module).run()
 
 

@@ -120,6 +120,33 @@ options:
         A key holding something without C(sha256) metadata is refused unless V(true).
     type: bool
     default: false
+  retention:
+    description:
+      - After a successful backup, apply grandfather-father-son retention to the backups of the same database (the
+        objects or files beside O(key)), in the same call.
+      - Only names this module writes (C(<UTC stamp>.dump)) are ever deleted; anything else there is left alone and
+        reported in RV(retention). Staging objects of killed uploads (C(_incomplete/)) older than a day are
+        deleted and reported.
+      - Omit to keep every backup.
+    type: dict
+    suboptions:
+      daily:
+        description: Days with backups whose newest backup is kept.
+        type: int
+        default: 7
+      weekly:
+        description: ISO weeks with backups whose newest backup is kept.
+        type: int
+        default: 4
+      monthly:
+        description: Months with backups whose newest backup is kept.
+        type: int
+        default: 6
+      keep:
+        description: Keys never deleted (for example the backup the last good release recorded).
+        type: list
+        elements: str
+        default: []
 extends_documentation_fragment:
   - aishield.ops.s3
 attributes:
@@ -248,6 +275,17 @@ timestamp:
   returned: always
   type: str
   sample: "2025-01-31T23:59:59Z"
+retention:
+  description:
+    - What retention did - C(kept) and C(deleted) backup keys, C(staging_deleted) stale staging objects, and C(ignored)
+      keys that are not this module's backups (left alone).
+  returned: when O(retention) is set and a backup was made
+  type: dict
+  sample: {kept: [backups/aishield/20250131T235959Z.dump], deleted: [], staging_deleted: [], ignored: []}
+started:
+  description: When the module started, seconds since the epoch on the host (for phase timings).
+  returned: always
+  type: float
 metadata:
   description: Metadata stored with the backup.
   returned: when a backup exists or was made
@@ -261,6 +299,7 @@ metadata:
     format: pg_dump-custom
 """
 
+import datetime
 import os
 import time
 
@@ -281,6 +320,7 @@ from ansible_collections.aishield.ops.plugins.module_utils._docker_exec import (
     pg_container_argument_spec,
     valid_db_name,
 )
+from ansible_collections.aishield.ops.plugins.module_utils._retention import retention_plan
 from ansible_collections.aishield.ops.plugins.module_utils._s3 import (
     AWS_REQUIRED_TOGETHER,
     BOTO3_IMPORT_ERROR,
@@ -328,7 +368,7 @@ class PgBackup:
         self.p = module.params
         self.result = dict(changed=False, key=self.p['key'], bucket=self.p['bucket'], location=None,
                            db_name=self.p['db_name'], size=None, sha256=None, seconds=0.0,
-                           throughput_mb_s=0.0, parts=0, timestamp=None)
+                           throughput_mb_s=0.0, parts=0, timestamp=None, started=time.time())
         self.s3 = None
 
     def fail(self, msg, **extra):
@@ -506,7 +546,66 @@ class PgBackup:
             self.module.exit_json(**self.result)
 
         self.dump(client)
+        if p['retention'] is not None:
+            self.retain()
+        self.result['finished'] = time.time()
         self.module.exit_json(**self.result)
+
+    # -- retention
+
+    def listing(self, directory):
+        """[(key, last modified)] of everything stored under directory/."""
+        p = self.p
+        if p['bucket'] is not None:
+            found = []
+            for page in self.s3.get_paginator('list_objects_v2').paginate(Bucket=p['bucket'], Prefix=directory + '/'):
+                found.extend((obj['Key'], obj['LastModified']) for obj in page.get('Contents', []))
+            return found
+        base = os.path.abspath(p['dest'])
+        top = os.path.join(base, *directory.split('/'))
+        found = []
+        for folder, _dirs, files in os.walk(top):
+            for name in files:
+                if name.endswith('.json'):
+                    continue  # sidecars go with their dump
+                path = os.path.join(folder, name)
+                stamp = datetime.datetime.fromtimestamp(os.path.getmtime(path), datetime.timezone.utc)
+                found.append((os.path.relpath(path, base).replace(os.sep, '/'), stamp))
+        return found
+
+    def delete(self, keys):
+        p = self.p
+        if not keys:
+            return
+        if p['bucket'] is not None:
+            for start in range(0, len(keys), 1000):
+                batch = [{'Key': key} for key in keys[start:start + 1000]]
+                self.s3.delete_objects(Bucket=p['bucket'], Delete={'Objects': batch, 'Quiet': True})
+            return
+        base = os.path.abspath(p['dest'])
+        for key in keys:
+            for path in (os.path.join(base, *key.split('/')), os.path.join(base, *key.split('/')) + '.json'):
+                if os.path.exists(path):
+                    os.unlink(path)
+
+    def retain(self):
+        rules = self.p['retention']
+        directory = self.p['key'].rsplit('/', 1)[0] if '/' in self.p['key'] else ''
+        try:
+            listing = self.listing(directory)
+            plan = retention_plan(listing, directory, rules['daily'], rules['weekly'], rules['monthly'],
+                                  list(rules['keep']) + [self.p['key']], datetime.datetime.now(datetime.timezone.utc))
+            self.delete(plan['delete'] + plan['staging_delete'])
+        except (ClientError, BotoCoreError, OSError) as e:
+            msg = error_text(e) if isinstance(e, (ClientError, BotoCoreError)) else str(e)
+            self.result['retention'] = {'error': msg}
+            self.module.warn('The backup %s is stored, but retention failed: %s' % (self.location(), msg))
+            return
+        self.result['retention'] = {'kept': plan['keep'], 'deleted': plan['delete'],
+                                    'staging_deleted': plan['staging_delete'], 'ignored': plan['ignored']}
+        if plan['ignored']:
+            self.module.warn('Retention left alone %d object(s) under %s/ that are not backups of this module: %s'
+                             % (len(plan['ignored']), directory, ', '.join(plan['ignored'][:5])))
 
 
 def main():
@@ -519,6 +618,9 @@ def main():
         chunk_size_mb=dict(type='int', default=16),
         concurrency=dict(type='int', default=4),
         force=dict(type='bool', default=False),
+        retention=dict(type='dict', options=dict(
+            daily=dict(type='int', default=7), weekly=dict(type='int', default=4), monthly=dict(type='int', default=6),
+            keep=dict(type='list', elements='str', default=[], no_log=False))),
     )
     argument_spec.update(s3_argument_spec())
     module = AnsibleModule(

@@ -12,12 +12,13 @@ profile_tasks. Everything runs on this machine's Docker engine, on 127.0.0.1 por
 unique compose project per run that is removed afterwards. Every wait and probe is bounded.
 
   .venv/bin/python tests/bench/deploy_bench.py            # 3 rounds of all four deployers
-  .venv/bin/python tests/bench/deploy_bench.py --quick    # smoke mode: the runbook deployer once
+  .venv/bin/python tests/bench/deploy_bench.py --quick    # smoke mode: the runbook and the rolling deployer once
 Results: tests/bench/results/deploy.json (report.py turns it into the table and plots).
 """
 from __future__ import annotations
 
 import argparse
+import collections
 import concurrent.futures
 import json
 import os
@@ -41,6 +42,8 @@ REGISTRY = '127.0.0.1:5000'
 S3_ENDPOINT = 'http://127.0.0.1:9000'
 BUCKET = 'aishield-backups'
 DEPLOYERS = ('runbook', 'compose_task', 'recreate', 'rolling')
+# A probe request unanswered after this long counts as failed; --probe-timeout changes it.
+PROBE_TIMEOUT = 1.0
 BANNER = re.compile(r'^(?:TASK|RUNNING HANDLER) \[(.*?)\]')
 STAMP = re.compile(r'\(\d+:\d+:[\d.]+\)\s+(\d+):(\d+):([\d.]+)')
 RECAP_LINE = re.compile(r'^(.*?) -+ ([\d.]+)s$')
@@ -69,8 +72,12 @@ def http_status(url, timeout=1.0):
             return resp.status, resp.read()
     except urllib.error.HTTPError as exc:
         return exc.code, b''
-    except Exception:  # pylint: disable=broad-except
-        return 0, b''
+    except (socket.timeout, TimeoutError):
+        return 'timeout', b''
+    except urllib.error.URLError as exc:
+        return 'timeout' if isinstance(exc.reason, (socket.timeout, TimeoutError)) else type(exc.reason).__name__, b''
+    except Exception as exc:  # pylint: disable=broad-except
+        return type(exc).__name__, b''
 
 
 class Probe(object):
@@ -88,7 +95,7 @@ class Probe(object):
     def _one(self, start):
         status, _body = http_status(self.url, self.timeout)
         with self._lock:
-            self.samples.append((start - self.t0, status == 200, time.monotonic() - start))
+            self.samples.append((start - self.t0, status == 200, time.monotonic() - start, status))
 
     def _run(self):
         self.t0 = time.monotonic()
@@ -115,16 +122,20 @@ class Probe(object):
         return self.summary()
 
     def summary(self, start=None, end=None):
-        samples = sorted(s for s in self.samples if (start is None or s[0] >= start) and (end is None or s[0] <= end))
+        samples = sorted((s for s in self.samples if (start is None or s[0] >= start) and (end is None or s[0] <= end)),
+                         key=lambda s: s[0])
         oks = [s[0] for s in samples if s[1]]
         bounds = [start if start is not None else 0.0] + oks + [end if end is not None else (samples[-1][0] if samples else 0.0)]
         gap = max((b - a for a, b in zip(bounds, bounds[1:])), default=0.0)
         span = (samples[-1][0] - samples[0][0]) if len(samples) > 1 else 0.0
-        return {'requests': len(samples), 'failures': sum(1 for s in samples if not s[1]),
+        # What the failures were: an HTTP status, 'timeout' (no answer within the probe's timeout) or the error's name.
+        kinds = collections.Counter(str(s[3]) for s in samples if not s[1])
+        return {'requests': len(samples), 'failures': sum(1 for s in samples if not s[1]), 'failed_by_kind': dict(kinds),
+                'max_latency_s': round(max((s[2] for s in samples), default=0.0), 3),
                 'rate': round(len(samples) / span, 1) if span else 0.0, 'longest_gap_s': round(gap, 3)}
 
     def timeline(self):
-        return [[round(t, 3), ok] for t, ok, _lat in sorted(self.samples)]
+        return [[round(sample[0], 3), sample[1]] for sample in sorted(self.samples, key=lambda sample: sample[0])]
 
 
 def profile(log):
@@ -287,7 +298,7 @@ def compose_task_deploy(stack, version):
 
 
 def timed_under_probe(stack, func, rate):
-    probe = Probe(stack.health_url, rate=rate).start()
+    probe = Probe(stack.health_url, rate=rate, timeout=PROBE_TIMEOUT).start()
     time.sleep(1.0)
     started = probe.mark()
     t0 = time.monotonic()
@@ -324,6 +335,8 @@ def one_deploy(work, deployer, rate, results_dir):
             if holder['rc'] != 0:
                 raise RuntimeError('deploy of v2 failed:\n' + log[-3000:])
             (results_dir / ('deploy-%s.log' % deployer)).write_text(log)
+            # Where the time went, phase by phase, as the release record keeps it.
+            detail = {'phases': json.loads((stack.root / 'current' / 'release.json').read_text()).get('phases', {})}
         _marks, recap, counts = profile(log)
         return dict(deployer=deployer, wall_s=round(wall, 2), probe=probe_sum, timeline=probe.timeline(), load=load(),
                     tasks=counts, slowest=recap[:10], **detail)
@@ -348,7 +361,8 @@ def rollbacks(work, rate, results_dir):
         (results_dir / 'rollback-auto.log').write_text(holder['log'])
         marks, _recap, _counts = profile(holder['log'])
         names = [name for name, _t in marks]
-        start = dict(marks).get('Decide whether to roll back')
+        # From the rescue's first task to the lock's release, which follows the rolled-back release's smoke test.
+        start = next((t for name, t in marks if name.endswith('Name the failure and decide whether to roll back')), None)
         end = [t for name, t in marks if name.endswith('Release the deploy lock if this run holds it')]
         first = marks[0][1] if marks else 0.0
         auto = {'rc': holder['rc'], 'deploy_wall_s': round(wall, 2), 'load': load(),
@@ -358,7 +372,8 @@ def rollbacks(work, rate, results_dir):
             window = (1.0 + start - first, 1.0 + end[-1] - first)
             auto.update(rollback_s=round(end[-1] - start, 2), probe=probe.summary(*window), window=window)
         auto['timeline'] = probe.timeline()
-        auto['tasks_in_rescue'] = len(names) - names.index('Decide whether to roll back') if start is not None else None
+        rescue_at = next((i for i, name in enumerate(names) if name.endswith('Name the failure and decide whether to roll back')), None)
+        auto['tasks_in_rescue'] = len(names) - rescue_at if rescue_at is not None else None
         out['ours_auto'] = auto
 
         holder = {}
@@ -406,15 +421,20 @@ def runbook_rollback(work, rate):
 
 
 def main():
+    global PROBE_TIMEOUT  # pylint: disable=global-statement
     parser = argparse.ArgumentParser(description=__doc__.split('\n', 1)[0])
     parser.add_argument('--rounds', type=int, default=3, help='alternating rounds of all deployers (median over them)')
     parser.add_argument('--rate', type=int, default=50, help='probe requests per second')
-    parser.add_argument('--quick', action='store_true', help='smoke mode: one runbook deploy and its rollback, no Ansible deploys')
+    parser.add_argument('--probe-timeout', type=float, default=PROBE_TIMEOUT,
+                        help='seconds a probe request may take before it counts as failed (reported as "timeout")')
+    parser.add_argument('--quick', action='store_true',
+                        help='smoke mode: one runbook and one rolling deploy, and the runbook\'s rollback')
     parser.add_argument('--deployers', default=','.join(DEPLOYERS),
                         help='comma-separated subset of %s (default: all)' % ', '.join(DEPLOYERS))
     parser.add_argument('--no-rollback', action='store_true', help='skip the rollback measurements')
     parser.add_argument('--results', default=str(REPO / 'tests/bench/results'))
     args = parser.parse_args()
+    PROBE_TIMEOUT = args.probe_timeout
     chosen = tuple(d for d in args.deployers.split(',') if d)
     unknown = sorted(set(chosen) - set(DEPLOYERS))
     if unknown:
@@ -426,16 +446,17 @@ def main():
     data = {'command': ' '.join(['.venv/bin/python', 'tests/bench/deploy_bench.py'] + sys.argv[1:]), 'quick': args.quick,
             'machine': {'cpus': os.cpu_count(), 'load_before': load(),
                         'docker': sh(['docker', 'version', '--format', '{{.Server.Version}}']).stdout.strip()},
-            'rate': args.rate, 'runs': []}
+            'rate': args.rate, 'probe_timeout_s': args.probe_timeout, 'runs': []}
     try:
-        deployers = ('runbook',) if args.quick else chosen
+        deployers = ('runbook', 'rolling') if args.quick else chosen
         for round_no in range(1 if args.quick else args.rounds):
             for deployer in deployers:
                 run = one_deploy(work, deployer, args.rate, results_dir)
                 run['round'] = round_no + 1
                 data['runs'].append(run)
-                print('%-13s round %d: %.1f s, probe %s, load %s' % (deployer, round_no + 1, run['wall_s'], run['probe'], run['load']),
-                      flush=True)
+                tasks_ok = (run.get('tasks') or {}).get('ok', '-')
+                print('%-13s round %d: %.1f s, tasks ok=%s, probe %s, load %s'
+                      % (deployer, round_no + 1, run['wall_s'], tasks_ok, run['probe'], run['load']), flush=True)
         if not args.no_rollback:
             data['rollback'] = ({'runbook_retag_restart': runbook_rollback(work, args.rate)} if args.quick
                                 else rollbacks(work, args.rate, results_dir))
@@ -444,6 +465,7 @@ def main():
     finally:
         shutil.rmtree(str(work), ignore_errors=True)
     data['medians'] = {d: {'wall_s': statistics.median([r['wall_s'] for r in data['runs'] if r['deployer'] == d]),
+                           'tasks_ok': statistics.median([(r.get('tasks') or {}).get('ok', 0) for r in data['runs'] if r['deployer'] == d]),
                            'failures': statistics.median([r['probe']['failures'] for r in data['runs'] if r['deployer'] == d]),
                            'longest_gap_s': statistics.median([r['probe']['longest_gap_s'] for r in data['runs'] if r['deployer'] == d])}
                        for d in DEPLOYERS if any(r['deployer'] == d for r in data['runs'])}

@@ -12,8 +12,9 @@ AISHIELD_SCAN_SECONDS flips, so both are replaced on every app host, and the db 
 checks its migration), timed around ansible-playbook, with forks >= hosts and either every app host
 in one batch (serial = all) or one host per batch (serial = 1). Rounds interleave the sizes (1, 2, 4,
 then again), so a slow minute of the machine does not land on one size only; each size's figure is
-the median of its rounds, and the baseline is the 1-host, serial all median. Every container it
-starts is removed at the end.
+the median of its rounds, and the baseline is the 1-host, serial all median. After each size's runs,
+the floor: the same backend and worker replacement on every app host at once, straight through each
+host's docker compose, no Ansible. Every container it starts is removed at the end.
 
   .venv/bin/python tests/bench/fleet_bench.py                 # 1, 2, 4 hosts, serial all and 1, one round
   .venv/bin/python tests/bench/fleet_bench.py --rounds 3      # medians of three
@@ -77,7 +78,7 @@ def address(name):
 
 # One set per run: every inventory of the run must give the database the password it was created with.
 SECRETS = {'POSTGRES_PASSWORD': 'bench' + secrets.token_hex(8), 'SECRET_KEY': secrets.token_hex(16),
-           'ADMIN_PASSWORD': 'bench' + secrets.token_hex(6)}
+           'ADMIN_PASSWORD': 'bench' + secrets.token_hex(6), 'REDIS_PASSWORD': 'bench' + secrets.token_hex(6)}
 BACKUP_PREFIX = 'bench-fleet-' + secrets.token_hex(3)
 
 
@@ -117,6 +118,20 @@ def deploy(inv, extra, forks, log):
     return round(wall, 1)
 
 
+def floor(apps):
+    """The same container work without Ansible: backend and worker recreated and health-waited on every app host
+    at once, straight through each host's docker compose. What the fleet's wall time cannot go below here."""
+    from concurrent.futures import ThreadPoolExecutor  # pylint: disable=import-outside-toplevel
+    cmd = ('cd /opt/aishield/current && docker compose -p aishield up -d --no-deps --force-recreate --wait '
+           '--wait-timeout 300 backend worker')
+    started = time.monotonic()
+    with ThreadPoolExecutor(max_workers=len(apps)) as pool:
+        for proc in pool.map(lambda app: sh(['docker', 'exec', app, 'sh', '-c', cmd], timeout=600, check=False), apps):
+            if proc.returncode != 0:
+                raise RuntimeError('the direct recreate failed: %s' % (proc.stderr or proc.stdout)[-1500:])
+    return round(time.monotonic() - started, 1)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split('\n', 1)[0])
     parser.add_argument('--hosts', type=int, nargs='+', default=[1, 2, 4], help='app host counts to measure')
@@ -145,6 +160,7 @@ def main():
             len(apps), deploy(full, {'aishield_serial': '100%'}, len(apps) + 1, work / 'setup.log')), flush=True)
         flip = 1
         measured = {}
+        floors = {}
         for round_no in range(1, args.rounds + 1):
             for count in args.hosts:
                 inv = work / ('fleet-%d.yml' % count)
@@ -157,6 +173,12 @@ def main():
                     label = 'all' if serial == '100%' else serial
                     measured.setdefault((count, label), []).append((wall, load))
                     print('round %d: %d app host(s), serial %-3s: %6.1f s  (load %s)' % (round_no, count, label, wall, load), flush=True)
+                direct = floor(apps[:count])
+                floors.setdefault(count, []).append(direct)
+                print('round %d: %d app host(s), no Ansible: %6.1f s (backend and worker recreated on each, at once)'
+                      % (round_no, count, direct), flush=True)
+        data['floor'] = dict((str(count), {'wall_s': round(statistics.median(walls), 1), 'walls_s': walls})
+                             for count, walls in floors.items())
         for (count, serial), samples in measured.items():
             data['runs'].append({'app_hosts': count, 'serial': serial, 'wall_s': round(statistics.median(sample[0] for sample in samples), 1),
                                  'walls_s': [sample[0] for sample in samples], 'load': samples[-1][1]})
@@ -165,11 +187,15 @@ def main():
     base = [r['wall_s'] for r in data['runs'] if r['app_hosts'] == min(args.hosts) and r['serial'] == 'all']
     for run in data['runs']:
         run['vs_1_host'] = round(run['wall_s'] / base[0], 2) if base else None
-    (results / 'fleet.json').write_text(json.dumps(data, indent=2) + '\n')
     print('\n| app hosts | serial | wall (s, median of %d) | vs %d host, serial all |' % (args.rounds, min(args.hosts)))
     print('|---|---|---|---|')
     for run in data['runs']:
         print('| %d | %s | %.1f | %.2f× |' % (run['app_hosts'], run['serial'], run['wall_s'], run['vs_1_host']))
+    base_floor = data.get('floor', {}).get(str(min(args.hosts)), {}).get('wall_s')
+    for count, found in sorted(data.get('floor', {}).items(), key=lambda item: int(item[0])):
+        found['vs_1_host'] = round(found['wall_s'] / base_floor, 2) if base_floor else None
+        print('floor, %s app host(s), no Ansible: %.1f s, %.2f× one host' % (count, found['wall_s'], found['vs_1_host']))
+    (results / 'fleet.json').write_text(json.dumps(data, indent=2) + '\n')
     return 0
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import statistics
 from pathlib import Path
 
 import matplotlib
@@ -42,16 +43,47 @@ def timeline_plot(series, path, title):
 
 def bars_plot(data, path):
     deployers = list(data['medians'])
-    fig, axis = plt.subplots(figsize=(7, 3.2))
+    fig, axis = plt.subplots(figsize=(7, 3.6))
     axis.bar(range(len(deployers)), [data['medians'][d]['wall_s'] for d in deployers], color='tab:blue', alpha=0.6)
     for index, deployer in enumerate(deployers):
         walls = [r['wall_s'] for r in data['runs'] if r['deployer'] == deployer]
         axis.scatter([index] * len(walls), walls, color='black', s=10, zorder=3)
     axis.set_xticks(range(len(deployers)), [LABELS[d] for d in deployers], fontsize=8)
-    axis.set_ylabel('v1 -> v2 wall time, s (bar: median, dots: rounds)')
+    axis.set_ylabel('v1 -> v2 wall time, s\n(bar: median, dots: rounds)', fontsize=8)
     fig.tight_layout()
-    fig.savefig(str(path), dpi=110)
+    fig.savefig(str(path), dpi=110, bbox_inches='tight')
     plt.close(fig)
+
+
+PHASES = ('preflight', 'pull', 'backup', 'migrate', 'switch', 'smoke')
+
+
+def phases_plot(before, after, runbook_s, path):
+    """Where a rolling v1 -> v2 deploy's time goes, phase by phase, before and after the engine rewrite."""
+    fig, axis = plt.subplots(figsize=(7.5, 3.4))
+    colours = plt.get_cmap('tab10')
+    rows = [('before (%s)' % before['commit'], before['rolling']['phases']), ('after (this run, median)', after)]
+    for row, (_label, phases) in enumerate(rows):
+        left = 0.0
+        for index, phase in enumerate(PHASES):
+            width = phases.get(phase, 0.0)
+            axis.barh(row, width, left=left, color=colours(index), label=phase if row == 0 else None)
+            if width >= 1.2:
+                axis.text(left + width / 2, row, '%.1f' % width, ha='center', va='center', fontsize=7, color='white')
+            left += width
+    if runbook_s:
+        axis.axvline(runbook_s, color='black', linestyle='--', linewidth=1, label='runbook, whole deploy')
+    axis.set_yticks(range(len(rows)), [label for label, _phases in rows], fontsize=8)
+    axis.set_xlabel('seconds (phases from release.json; the Ansible start-up before preflight is not in them)')
+    axis.legend(fontsize=7, ncol=4, loc='upper center', bbox_to_anchor=(0.5, -0.3))
+    fig.tight_layout()
+    fig.savefig(str(path), dpi=110, bbox_inches='tight')
+    plt.close(fig)
+
+
+def median_phases(runs):
+    found = [r['phases'] for r in runs if r.get('phases')]
+    return {phase: round(statistics.median([p.get(phase, 0.0) for p in found]), 1) for phase in PHASES} if found else {}
 
 
 def main():
@@ -88,6 +120,13 @@ def main():
     if slowest:
         lines += ['', '## Slowest tasks of a rolling deploy (profile_tasks)', '', '| task | s |', '|---|---:|']
         lines += ['| %s | %.2f |' % (name.replace('|', '/'), secs) for name, secs in slowest]
+    task_cost = results / 'task-cost.json'
+    if task_cost.exists() and not args.quick:
+        cost = json.loads(task_cost.read_text())
+        lines += ['', '## What one task costs before it does anything (tests/bench/task_cost.py)', '',
+                  'Command: `%s`; %d tasks per playbook, median of %d rounds.' % (cost['command'], cost['tasks'], cost['rounds']),
+                  '', '| task | s per task |', '|---|---:|']
+        lines += ['| %s | %.3f |' % (name, seconds) for name, seconds in cost['seconds_per_task'].items()]
     backup = results / 'backup.json'
     if backup.exists() and not args.quick:
         lines += ['', '## Backup (tests/bench/backup_bench.py, results/backup.json)', '', json.loads(backup.read_text()).get('table', '')]
@@ -99,6 +138,11 @@ def main():
                   '| app hosts | serial | wall (s, median of %d) | vs 1 host, serial all |' % fleet_data.get('rounds', 1),
                   '|---|---|---:|---:|']
         lines += ['| %d | %s | %.1f | %.2f× |' % (r['app_hosts'], r['serial'], r['wall_s'], r['vs_1_host']) for r in runs]
+        if fleet_data.get('floor'):
+            lines += ['', 'Floor (no Ansible: backend and worker recreated on every app host at once, through docker compose):', '',
+                      '| app hosts | wall s (median) | vs 1 host |', '|---|---:|---:|']
+            lines += ['| %s | %.1f | %.2f× |' % (count, f['wall_s'], f.get('vs_1_host') or 0)
+                      for count, f in sorted(fleet_data['floor'].items(), key=lambda item: int(item[0]))]
     else:
         lines += ['', '## Scale', '', 'Not measured: %s.' % data.get('scale', {}).get('reason', 'run tests/bench/fleet_bench.py')]
     series = [(LABELS[r['deployer']] + ' (round %d)' % r['round'], r['timeline'])
@@ -107,6 +151,21 @@ def main():
     timeline_plot(series, results / ('probe-timeline%s.png' % suffix), 'GET /health at %d req/s during each deploy and rollback' % data['rate'])
     bars_plot(data, results / ('deploy-time%s.png' % suffix))
     lines += ['', '![probe timeline](probe-timeline%s.png)' % suffix, '', '![deploy time](deploy-time%s.png)' % suffix]
+    # The before figures are committed with the results; a smoke run writes elsewhere.
+    before_file = results / 'deploy-phases-before.json'
+    if not before_file.exists():
+        before_file = REPO / 'tests/bench/results/deploy-phases-before.json'
+    after = median_phases([r for r in data['runs'] if r['deployer'] == 'rolling'])
+    if before_file.exists() and after:
+        before = json.loads(before_file.read_text())
+        runbook = data['medians'].get('runbook', {}).get('wall_s')
+        phases_plot(before, after, runbook, results / ('deploy-phases%s.png' % suffix))
+        lines += ['', '## Where a rolling deploy\'s time goes, by phase', '',
+                  '| phase | before (%s, %s) s | after (median) s |' % (before['commit'], before['date']), '|---|---:|---:|']
+        lines += ['| %s | %.1f | %.1f |' % (phase, before['rolling']['phases'].get(phase, 0.0), after.get(phase, 0.0))
+                  for phase in PHASES]
+        lines += ['| tasks ok | %s | %s |' % (before['rolling']['tasks']['ok'], data['medians']['rolling'].get('tasks_ok')),
+                  '', '![deploy phases](deploy-phases%s.png)' % suffix]
     (results / ('results%s.md' % suffix)).write_text('\n'.join(lines) + '\n')
     print('\n'.join(lines))
 

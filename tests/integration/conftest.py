@@ -6,20 +6,25 @@
 """Shared fixtures for the integration tests.
 
 Sections, each self-contained:
+  * Docker engine gate: without an engine the run fails, saying why, instead of skipping.
+  * Secrets on disk: which files hold a planted value, as is or base64-encoded.
   * Ansible runner: run a playbook from tmp_path through the checkout's ansible.cfg.
   * Status-page receiver: tests/testbed/receiver.py on a free 127.0.0.1 port.
-  * HTTP fixture server: slow, flapping, mismatching and login-protected endpoints.
+  * HTTP fixture server: slow, flapping, mismatching and login-protected endpoints, and a job API.
   * PostgreSQL: the stack's aishield/postgres:15 image on a random 127.0.0.1 port.
 Everything listens on 127.0.0.1 only, and every wait loop is bounded.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import os
 import secrets
 import shutil
 import socket
+import stat
 import subprocess
 import sys
 import threading
@@ -40,6 +45,99 @@ PYTHON = VENV_BIN / 'python'
 
 def pytest_configure(config):
     config.addinivalue_line('markers', 'integration: runs modules through ansible-playbook against real services')
+
+
+# --- Docker engine gate --------------------------------------------------------------------------
+
+# Files here that need no Docker engine (the build stage runs test_collection_build.py on its own).
+NO_DOCKER_FILES = frozenset(['test_collection_build.py'])
+
+
+def docker_problem():
+    """Why no Docker engine can be used, or '' when `docker info` answers."""
+    if shutil.which('docker') is None:
+        return 'the docker CLI is not on PATH'
+    try:
+        proc = subprocess.run(['docker', 'info', '--format', '{{.ServerVersion}}'], capture_output=True, text=True,
+                              timeout=60, check=False)
+    except subprocess.TimeoutExpired:
+        return '`docker info` did not answer within 60 s'
+    if proc.returncode != 0:
+        lines = [line for line in proc.stderr.splitlines() if line.strip()] or ['exit code %d' % proc.returncode]
+        return '`docker info` failed: %s' % lines[-1].strip()
+    return ''
+
+
+def docker_available():
+    return not docker_problem()
+
+
+def pytest_collection_modifyitems(session, config, items):  # pylint: disable=unused-argument
+    """No engine fails the whole run before any test: a skip would let the stage pass having tested nothing."""
+    if config.option.collectonly or all(item.path.name in NO_DOCKER_FILES for item in items):
+        return
+    problem = docker_problem()
+    if problem:
+        pytest.exit('no Docker engine answers, and these integration tests need one (%s). Start the engine or run '
+                    'tests/testbed/setup.sh; nothing was run.' % problem, returncode=pytest.ExitCode.TESTS_FAILED)
+
+
+# --- Secrets on disk -----------------------------------------------------------------------------
+
+
+def secret_forms(value):
+    """The value's bytes, and the base64 runs (standard and URL-safe) that any base64 text holding it contains.
+
+    Docker, for one, stores a login as base64("user:password"): the password's offset there is
+    unknown, so each of the three alignments is covered, keeping only the groups the value fills.
+    """
+    raw = value.encode()
+    forms = {raw}
+    for shift in range(3):
+        encoded = base64.b64encode(b'\0' * shift + raw)
+        core = encoded[(4 if shift else 0):4 * ((shift + len(raw)) // 3)]
+        if len(core) >= 8:
+            forms |= {core, core.translate(bytes.maketrans(b'+/', b'-_'))}
+    return forms
+
+
+def files_holding(named_values, roots, since=None):
+    """{(path, name)} for each regular file under roots (symlinks not followed) that holds a value.
+
+    named_values maps a name (what a failure may print) to the secret (what it must not print).
+    since: only files whose inode changed at or after this time.time(), which a file written since has.
+    """
+    forms = {name: secret_forms(value) for name, value in named_values.items()}
+    overlap = max(len(form) for group in forms.values() for form in group)
+    hits = set()
+    seen = set()
+    for root in roots:
+        for dirpath, _dirs, files in os.walk(str(root)):
+            for filename in files:
+                path = os.path.join(dirpath, filename)
+                try:
+                    info = os.lstat(path)
+                except OSError:
+                    continue
+                if not stat.S_ISREG(info.st_mode) or (since is not None and info.st_ctime < since) or path in seen:
+                    continue
+                seen.add(path)
+                hits |= {(path, name) for name in _names_in_file(path, forms, overlap)}
+    return hits
+
+
+def _names_in_file(path, forms, overlap):
+    found = set()
+    try:
+        with open(path, 'rb') as handle:
+            tail = b''
+            for chunk in iter(lambda: handle.read(1 << 20), b''):
+                data = tail + chunk
+                found |= {name for name, group in forms.items() if name not in found and any(f in data for f in group)}
+                tail = data[-overlap:]
+    except OSError:  # gone or unreadable since the walk saw it
+        pass
+    return found
 
 
 def free_port():
@@ -66,6 +164,25 @@ class PsWatcher(threading.Thread):
             self.lines.update(out.splitlines())
             self.samples += 1
             self.stop.wait(self.interval)
+
+
+def run_playbook_watched(cmd, cwd, env, planted, timeout=900):
+    """Run ansible-playbook with every command line sampled; fail if a planted secret value shows in its output or in
+    `ps`. Returns (returncode, output)."""
+    watcher = PsWatcher()
+    watcher.start()
+    try:
+        proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout, check=False)
+    finally:
+        watcher.stop.set()
+        watcher.join()
+    output = proc.stdout + proc.stderr
+    for name, value in planted.items():
+        where = output.find(value)
+        assert where < 0, f"planted {name} appeared in ansible output: ...{output[max(0, where - 600):where]}<SECRET>"
+        leaked = [line for line in watcher.lines if value in line]
+        assert not leaked, f"planted {name} appeared on a command line: {leaked[0][:80]}..."
+    return proc.returncode, output
 
 
 def wait_for(predicate, timeout, interval=0.2, what='condition'):
@@ -323,14 +440,46 @@ class _FixtureHandler(BaseHTTPRequestHandler):
             if self.headers.get('Authorization') == 'Bearer ' + app.token:
                 return self._reply(200, {'email': app.email, 'is_admin': False})
             return self._reply(401, {'detail': 'not authenticated'})
+        if path == '/jobs' or path.startswith('/jobs/'):
+            return self._job(path)
         return self._reply(404, {'detail': 'no route %s' % path})
+
+    def _job(self, path):
+        """A job API like the scans one: POST /jobs (?fail=1: ends "failed") answers 202; GET /jobs/<id> its status.
+
+        Both need the login's bearer token; GET also needs the job's X-Ticket from the POST answer. A job
+        is queued, then running, and ends about 0.5 s after it was created. The id carries its creation
+        time and fate, so these routes keep no state.
+        """
+        app = self.app
+        if self.headers.get('Authorization') != 'Bearer ' + app.token:
+            return self._reply(401, {'detail': 'not authenticated'})
+        if path == '/jobs' and self.command == 'POST':
+            fate = 'f' if parse_qs(urlsplit(self.path).query).get('fail') == ['1'] else 'd'
+            job_id = 'job-%s-%d-%s' % (fate, int(time.monotonic() * 1000), secrets.token_hex(4))
+            return self._reply(202, {'id': job_id, 'status': 'queued', 'ticket': job_ticket(app, job_id)})
+        job_id = path[len('/jobs/'):]
+        parts = job_id.split('-')
+        if self.command != 'GET' or len(parts) != 4 or parts[0] != 'job' or not parts[2].isdigit():
+            return self._reply(404, {'detail': 'job %s not found' % job_id})
+        if self.headers.get('X-Ticket') != job_ticket(app, job_id):
+            return self._reply(403, {'detail': 'wrong ticket for job %s' % job_id})
+        age = time.monotonic() - int(parts[2]) / 1000.0
+        status = 'queued' if age < 0.2 else 'running' if age < 0.5 else ('failed' if parts[1] == 'f' else 'done')
+        return self._reply(200, {'id': job_id, 'status': status})
 
     do_GET = do_POST = do_PATCH = do_PUT = _handle
 
 
+def job_ticket(app, job_id):
+    """The X-Ticket a job wants, derived from the app's token so the routes need no state."""
+    return 'tkt-' + hashlib.sha256((app.token + job_id).encode()).hexdigest()[:24]
+
+
 @pytest.fixture
 def http_fixture():
-    """A threaded stdlib server on 127.0.0.1: /ok /slow?ms= /flap/<key>?fails= /mismatch /status/<n> /html /login /me."""
+    """A threaded stdlib server on 127.0.0.1: /ok /slow?ms= /flap/<key>?fails= /mismatch /status/<n> /html /login /me
+    /jobs[?fail=1] /jobs/<id>."""
     app = FixtureApp()
     handler = type('Handler', (_FixtureHandler,), {'app': app})
     server = ThreadingHTTPServer(('127.0.0.1', 0), handler)
@@ -348,12 +497,6 @@ def http_fixture():
 # --- PostgreSQL ----------------------------------------------------------------------------------
 
 POSTGRES_IMAGE = os.environ.get('AISHIELD_POSTGRES_IMAGE', 'aishield/postgres:15')
-
-
-def docker_available():
-    if shutil.which('docker') is None:
-        return False
-    return subprocess.run(['docker', 'info'], capture_output=True, timeout=30, check=False).returncode == 0
 
 
 class Postgres(object):
@@ -385,8 +528,6 @@ class Postgres(object):
 @pytest.fixture(scope='session')
 def postgres(tmp_path_factory):
     """One PostgreSQL container for the session; tests isolate themselves with create_database()."""
-    if not docker_available():
-        pytest.skip('no Docker engine answers: the PostgreSQL integration tests need one')
     if subprocess.run(['docker', 'image', 'inspect', POSTGRES_IMAGE], capture_output=True, check=False).returncode != 0:
         pytest.fail('image %s is missing; build the stack images with the test bed scripts (tests/testbed/)'
                     % POSTGRES_IMAGE)

@@ -212,8 +212,8 @@ def test_bad_input_is_rejected_before_any_change(runs, case_id, expected):
 
 
 def test_deploy_while_another_holds_the_lock_is_refused_before_preflight(tmp_path):
-    """A second deploy is refused by compose_deploy's early look at deploy.lock, naming the holder,
-    before the pre-flight's registry and S3 checks; the holder's lock and the root stay as they were."""
+    """A second deploy is refused by the pre-flight's first check, the look at deploy.lock, naming the holder,
+    before its registry and S3 checks run; the holder's lock and the root stay as they were."""
     root = tmp_path / "root"
     _make_root(root)
     # The holder is this test process: it runs on this controller, so the refusal says to wait for it.
@@ -227,7 +227,8 @@ def test_deploy_while_another_holds_the_lock_is_refused_before_preflight(tmp_pat
     inventory.write_text(yaml.safe_dump({"all": {"children": {"aishield": {"hosts": {
         "locked": _host_vars(root, project, {"aishield_version": "v2"})}}}}}))
     env = dict(os.environ, ANSIBLE_CONFIG=str(REPO / "ansible.cfg"), ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0",
-               PATH=f"{BIN}:{os.environ['PATH']}", ANSIBLE_LOCAL_TEMP=str(tmp_path / "ansible-tmp"))
+               PATH=f"{BIN}:{os.environ['PATH']}", ANSIBLE_LOCAL_TEMP=str(tmp_path / "ansible-tmp"),
+               ANSIBLE_STDOUT_CALLBACK="ansible.posix.json")
     proc = subprocess.run([str(BIN / "ansible-playbook"), "playbooks/deploy.yml", "-i", str(inventory)], cwd=REPO,
                           env=env, capture_output=True, text=True, timeout=300, check=False)
     out = proc.stdout + proc.stderr
@@ -235,14 +236,16 @@ def test_deploy_while_another_holds_the_lock_is_refused_before_preflight(tmp_pat
     assert (f"Another deploy holds {root}/deploy.lock: {lock['holder']} deploying v9 since {lock['time']} "
             f"(pid {os.getpid()})") in out, out[-3000:]
     assert "still runs on this controller: wait for it" in out
-    # Before the pre-flight: its registry lookup (port 9, refused) would otherwise have failed the run first.
-    assert "TASK [aishield.ops.preflight : Look up each image in its registry]" not in out
-    assert "TASK [aishield.ops.compose_deploy : Take the deploy lock]" not in out
+    data = json.JSONDecoder().raw_decode(proc.stdout[proc.stdout.find("\n{") + 1:])[0]
+    tasks = [(t["task"]["name"], t["hosts"]["locked"]) for p in data["plays"] for t in p["tasks"] if "locked" in t["hosts"]]
+    failed = [(name, result) for name, result in tasks if result.get("failed")]
+    # The host check refused at its first check: the lock. Its registry lookup (port 9, refused) and the
+    # bucket check never ran, and the release was never prepared (the lock is taken there).
+    assert failed[0][0].startswith("aishield.ops.preflight : Check the lock, secrets, disk"), failed[0][0]
+    assert [c["name"] for c in failed[0][1]["checks"]] == ["lock"], failed[0][1]["checks"]
+    assert not any("Prepare the release" in name for name, result in tasks if not result.get("skipped")), tasks
     assert json.loads((root / "deploy.lock").read_text()) == lock
     assert _tree(root) == before
-    # No wall-clock bound: on a loaded CI machine the whole run took 25 s once (7 s idle), and a timed
-    # assertion measures the machine. The task list above is what shows the refusal came first.
-    assert "TASK [aishield.ops.preflight" not in out
 
 
 # (id, inventory groups {group: [hosts]}, extra vars, substrings the output must contain)
@@ -252,6 +255,7 @@ FLEET_CASES = [
     ("db-also-app", {"db": ["db1"], "app": ["db1", "app1"]}, {}, ["no host in both db and app"]),
     ("serial-not-a-count", {"db": ["db1"], "app": ["app1"]}, {"aishield_serial": "all"}, ["aishield_serial", "(got all)"]),
     ("no-publish-address", {"db": ["db1"], "app": ["app1"]}, {"_no_publish": True}, ["aishield_data_publish_address"]),
+    ("no-redis-password", {"db": ["db1"], "app": ["app1"]}, {"_no_redis_password": True}, ["aishield_secrets.REDIS_PASSWORD"]),
 ]
 
 
@@ -263,6 +267,8 @@ def test_fleet_inventory_mistakes_are_rejected_before_any_change(tmp_path, case_
     hostvars = _host_vars(root, project, {})
     if not extra.pop("_no_publish", False):
         hostvars["aishield_data_publish_address"] = "127.0.0.1"
+    if not extra.pop("_no_redis_password", False):
+        hostvars["aishield_secrets"]["REDIS_PASSWORD"] = "rd" + secrets.token_hex(6)
     inventory = tmp_path / "fleet.yml"
     inventory.touch(mode=0o600)
     inventory.write_text(yaml.safe_dump({"all": {"vars": hostvars, "children": {

@@ -17,12 +17,16 @@ import subprocess
 
 import pytest
 
-from conftest import PYTHON, REPO, docker_available
+from conftest import PYTHON, REPO
 
-pytestmark = [pytest.mark.integration,
-              pytest.mark.skipif(not docker_available(), reason='needs the Docker engine (make testbed)')]
+pytestmark = pytest.mark.integration
 
 BENCH = REPO / 'tests' / 'bench'
+# CI runs this beside the other lane on two busy cores, where a served request took up to 3.9 s (a CI run
+# of 2026-12-06: 34 of 3200 requests over 2 s, every one a timeout, none refused). Here a request counts
+# as failed when it is refused, reset, answered 5xx or left unanswered for 10 s; the probe names each
+# failure's kind. The figures in the README come from `make bench` on an idle machine, at 1 s.
+PROBE_TIMEOUT = '10'
 
 
 def run(args, timeout):
@@ -46,12 +50,18 @@ def test_backup_bench_small(tmp_path):
 
 
 def test_deploy_bench_quick_and_report(tmp_path):
-    run([BENCH / 'deploy_bench.py', '--quick', '--results', tmp_path], 900)
+    run([BENCH / 'deploy_bench.py', '--quick', '--probe-timeout', PROBE_TIMEOUT, '--results', tmp_path], 900)
     data = json.loads((tmp_path / 'deploy-quick.json').read_text())
-    (deploy,) = data['runs']
+    deploy, rolling = data['runs']
     assert deploy['deployer'] == 'runbook' and deploy['wall_s'] > 0
-    assert deploy['probe']['requests'] > 0
+    assert deploy['probe']['requests'] > 0 and data['probe_timeout_s'] == float(PROBE_TIMEOUT)
+    # The same probe sees the runbook's stop-and-start outage: refused or 5xx requests, not only slow ones.
+    assert set(deploy['probe']['failed_by_kind']) - {'timeout'}, deploy['probe']
     assert data['medians']['runbook']['wall_s'] == deploy['wall_s']
+    # The collection's deploy: counted tasks and the phases from its release record, for the report.
+    assert rolling['deployer'] == 'rolling' and rolling['probe']['failures'] == 0, rolling['probe']
+    assert rolling['tasks']['ok'] > 0 and data['medians']['rolling']['tasks_ok'] == rolling['tasks']['ok']
+    assert set(rolling['phases']) == {'preflight', 'pull', 'backup', 'migrate', 'switch', 'smoke'}, rolling['phases']
     retag = data['rollback']['runbook_retag_restart']
     # The finding the README reports: retag + `compose restart` keeps the container's image, so the
     # runbook's quick rollback leaves v2 serving. Should it ever roll back, the README is wrong.
@@ -59,5 +69,29 @@ def test_deploy_bench_quick_and_report(tmp_path):
     run([BENCH / 'report.py', '--quick', '--results', tmp_path], 300)
     report = (tmp_path / 'results-quick.md').read_text()
     assert '| runbook as written |' in report and 'runbook_retag_restart' in report
-    for plot in ('probe-timeline-quick.png', 'deploy-time-quick.png'):
+    assert "## Where a rolling deploy's time goes, by phase" in report and '| tasks ok |' in report
+    for plot in ('probe-timeline-quick.png', 'deploy-time-quick.png', 'deploy-phases-quick.png'):
         assert (tmp_path / plot).read_bytes()[:8] == b'\x89PNG\r\n\x1a\n', plot
+
+
+def test_task_cost_small(tmp_path):
+    run([BENCH / 'task_cost.py', '--tasks', '2', '--rounds', '1', '--results', tmp_path], 600)
+    data = json.loads((tmp_path / 'task-cost.json').read_text())
+    costs = data['seconds_per_task']
+    assert set(costs) == {'set_fact', 'command /bin/true', 'aishield.ops.release_lock (query)',
+                          'aishield.ops.health_check (one refused URL)'}, costs
+    assert all(value >= 0 for value in costs.values())
+
+
+def test_soak_one_cycle(tmp_path):
+    # One deploy v2 / failed v3 (automatic rollback) / manual rollback cycle under the probe.
+    run([BENCH / 'soak.py', '--smoke', '--probe-timeout', PROBE_TIMEOUT, '--results', tmp_path], 1800)
+    data = json.loads((tmp_path / 'soak-smoke.json').read_text())
+    assert data['cycles_done'] == 1 and data['error'] is None, data['error']
+    assert set(data['checks']) == {'probe_no_failures', 'runs_as_expected', 'no_leftover_resources',
+                                   'releases_within_keep', 'audit_one_line_per_action', 'backups_within_retention'}
+    failed = dict((name, check) for name, check in data['checks'].items() if not check['ok'])
+    assert not failed, failed
+    assert data['all_ok'] and data['cleanup']['ok'], data['cleanup']
+    steps = [(s['step'], s['rc'] == 0, s['served_version']) for s in data['cycles'][0]['steps']]
+    assert steps == [('deploy_v2', True, 'v2'), ('deploy_v3', False, 'v2'), ('rollback_v1', True, 'v1')], steps

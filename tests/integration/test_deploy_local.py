@@ -16,12 +16,12 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import docker_available, free_port, PsWatcher
+from conftest import free_port, run_playbook_watched
 
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 
-pytestmark = pytest.mark.skipif(not docker_available(), reason="no Docker engine answers")
+pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="module")
@@ -49,26 +49,14 @@ def deploy_env(tmp_path_factory):
 
 
 def _deploy(env, *extra_args, check=None, playbook="deploy.yml"):
-    cmd = [str(BIN / "ansible-playbook"), f"playbooks/{playbook}", "-i", "inventories/local",
+    cmd = [str(BIN / "ansible-playbook"), str(REPO / "playbooks" / playbook), "-i", "inventories/local",
            "-e", f"@{env['vars_file']}", "-vv", *extra_args]
     run_env = dict(os.environ, ANSIBLE_CONFIG=str(REPO / "ansible.cfg"), PATH=f"{BIN}:{os.environ['PATH']}",
                    ANSIBLE_NOCOLOR="1")
-    watcher = PsWatcher()
-    watcher.start()
-    try:
-        proc = subprocess.run(cmd, cwd=REPO, env=run_env, capture_output=True, text=True, timeout=900, check=False)
-    finally:
-        watcher.stop.set()
-        watcher.join()
-    output = proc.stdout + proc.stderr
-    for name, value in env["planted"].items():
-        where = output.find(value)
-        assert where < 0, f"planted {name} appeared in ansible output: ...{output[max(0, where - 600):where]}<SECRET>"
-        leaked = [line for line in watcher.lines if value in line]
-        assert not leaked, f"planted {name} appeared on a command line: {leaked[0][:80]}..."
+    returncode, output = run_playbook_watched(cmd, REPO, run_env, env["planted"])
     if check is not None:
-        assert (proc.returncode == 0) == check, output[-4000:]
-    return proc.returncode, output
+        assert (returncode == 0) == check, output[-4000:]
+    return returncode, output
 
 
 def _recap_changed(output: str) -> int:
@@ -110,6 +98,22 @@ def test_deploy_v1_then_rerun_changes_nothing(deploy_env):
     assert _recap_changed(out2) == 0, "a second identical deploy reported changes"
     assert json.loads((root / "current" / "release.json").read_text())["release_id"] == release["release_id"]
     assert {c: _started_at(c) for c in _containers(deploy_env["project"])} == started, "a container was restarted"
+    # The worker runs its own image (the runbook's aishield-worker).
+    assert "/aishield/worker:v1@sha256:" in release["images"]["worker"]
+    worker = subprocess.run(["docker", "inspect", "-f", "{{.Config.Image}}", f"{deploy_env['project']}-worker-1"],
+                            capture_output=True, text=True, check=True).stdout.strip()
+    assert worker == release["images"]["worker"], worker
+
+    # Today's inventories without a worker image keep working (the worker runs the backend's), with a warning.
+    legacy = deploy_env["tmp"] / "no-worker.yml"
+    legacy.write_text(yaml.safe_dump({"aishield_images": {
+        "backend": "127.0.0.1:5000/aishield/backend:v1", "frontend": "127.0.0.1:5000/aishield/frontend:v1",
+        "proxy": "127.0.0.1:5000/aishield/proxy:v1", "db": "127.0.0.1:5000/aishield/postgres:15",
+        "redis": "127.0.0.1:5000/aishield/redis:7"}}))
+    out3 = _deploy(deploy_env, "-e", f"@{legacy}", "--check", "--diff", check=True)[1]
+    assert "DEPRECATED: aishield_images (compose_deploy_images) names no worker image" in out3, out3[-3000:]
+    assert re.search(r'^-AISHIELD_WORKER_IMAGE=', out3, re.M), out3[-3000:]  # the worker falls back to the backend's
+    assert json.loads((root / "current" / "release.json").read_text())["release_id"] == release["release_id"]
 
 
 def _containers(project):
@@ -175,7 +179,7 @@ def test_backup_restore_and_verify_playbooks(deploy_env):
     assert f"restored  {key} -> aishield_restore" in out
     users = _psql(deploy_env, "SELECT count(*) FROM users")
     assert re.search(rf"public\.users {users}\b", out), out[-2000:]  # row counts of the scratch copy
-    assert "5/5 endpoints healthy" in _deploy(deploy_env, playbook="verify.yml", check=True)[1]
+    assert "7/7 endpoints healthy" in _deploy(deploy_env, playbook="verify.yml", check=True)[1]
     # Live restore without the confirmation: refused before anything changes.
     rc, out = _deploy(deploy_env, "-e", "aishield_restore_target=live", playbook="restore.yml")
     assert rc != 0 and "-e aishield_restore_confirm=aishield" in out and "Nothing was changed" in out
@@ -196,3 +200,38 @@ def test_full_rollback_with_downgrade(deploy_env):
     assert json.loads((root / "releases" / v2["release_id"] / "release.json").read_text())["status"] == "rolled_back"
     audit = [json.loads(line) for line in (root / "audit.log").read_text().splitlines()]
     assert audit[-1]["action"] == "rollback" and audit[-1]["db"] == "downgrade" and audit[-1]["mode"] == "full"
+
+
+def test_role_entry_points_for_own_playbooks(deploy_env, tmp_path):
+    """The compose_deploy entry points a team's own playbook calls: preflight checks and changes nothing, data is
+    a no-op that says why, lock/unlock hold the deploy lock, and activate is a quick rollback with its schema gate:
+    v2 after the full rollback to v1 needs a newer schema, so it is refused, current stays v1 and the caller's rescue
+    releases the lock."""
+    root = Path(deploy_env["aishield_root"])
+    before = json.loads((root / "current" / "release.json").read_text())
+    v2 = next(p.name for p in (root / "releases").iterdir()
+              if json.loads((p / "release.json").read_text()).get("status") == "rolled_back")
+    playbook = tmp_path / "entry_points.yml"
+    playbook.write_text(yaml.safe_dump([{
+        "name": "A team's own deploy steps", "hosts": "aishield", "gather_facts": False,
+        "vars_files": [str(REPO / "playbooks/vars/aishield.yml")],
+        "vars": {"aishield_version": "v1", "compose_deploy_activate": v2},
+        "tasks": [
+            {"name": "Check", "ansible.builtin.include_role": {"name": "aishield.ops.compose_deploy", "tasks_from": "preflight"}},
+            {"name": "Data", "ansible.builtin.include_role": {"name": "aishield.ops.compose_deploy", "tasks_from": "data"}},
+            {"name": "Lock", "ansible.builtin.include_role": {"name": "aishield.ops.compose_deploy", "tasks_from": "lock"}},
+            {"name": "Bring v2 back", "block": [
+                {"name": "Activate", "ansible.builtin.include_role": {"name": "aishield.ops.compose_deploy", "tasks_from": "activate"}},
+            ], "rescue": [
+                {"name": "Unlock", "ansible.builtin.include_role": {"name": "aishield.ops.compose_deploy", "tasks_from": "unlock"}},
+                {"name": "Say why", "ansible.builtin.fail": {"msg": "ACTIVATE REFUSED: {{ ansible_failed_result.msg }}"}},
+            ]},
+        ],
+    }]))
+    rc, out = _deploy(deploy_env, playbook=str(playbook))
+    assert rc != 0, out[-3000:]
+    assert "entry point 'data' is deprecated and does nothing" in out
+    fatal = [line for line in out.splitlines() if "fatal:" in line or "ACTIVATE" in line]
+    assert f"ACTIVATE REFUSED: Quick rollback to {v2} refused: the database is at" in out, fatal
+    assert json.loads((root / "current" / "release.json").read_text())["release_id"] == before["release_id"]
+    assert not (root / "deploy.lock").exists(), "the caller's unlock left the deploy lock behind"

@@ -19,14 +19,14 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import docker_available, free_port
+from conftest import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 S3_ENDPOINT = "http://127.0.0.1:9000"
 BUCKET = "aishield-backups"
 
-pytestmark = pytest.mark.skipif(not docker_available(), reason="no Docker engine answers")
+pytestmark = pytest.mark.integration
 
 
 def _run(env, playbook, *args, json_output=False):

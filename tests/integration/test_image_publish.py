@@ -8,7 +8,9 @@
 A tiny image (the test bed's base image plus one file) is built from a temporary git
 checkout and pushed to a random repository on the test bed registry (127.0.0.1:5000),
 which is checked through its own v2 API. The ECR path is exercised only up to the login:
-moto's ECR hands out a registry that cannot be pushed to (and is not on loopback).
+moto's ECR hands out a registry that cannot be pushed to (and is not on loopback). A login is
+made with the run's TMPDIR and HOME in tmp_path, so the test can search every place it could
+have stayed: after a publish, passed or failed, no file there holds the password.
 """
 
 from __future__ import annotations
@@ -20,20 +22,18 @@ import secrets
 import subprocess
 import urllib.error
 import urllib.request
+from pathlib import Path
 
 import pytest
 
 pytest.register_assert_rewrite('s3_fixtures')
-from conftest import docker_available  # noqa: E402  pylint: disable=wrong-import-position
+from conftest import files_holding  # noqa: E402  pylint: disable=wrong-import-position
 from s3_fixtures import AWS_ACCESS_KEY, AWS_REGION, AWS_SECRET_KEY  # noqa: E402  pylint: disable=wrong-import-position
 
 pytest_plugins = ['s3_fixtures']
 
 
-pytestmark = [
-    pytest.mark.integration,
-    pytest.mark.skipif(not docker_available(), reason='no Docker engine answers: the image_publish tests need one'),
-]
+pytestmark = pytest.mark.integration
 
 REGISTRY = '127.0.0.1:5000'
 # tests/testbed/services.sh: the registry container and its storage root.
@@ -50,6 +50,7 @@ MANIFEST_TYPES = ', '.join([
 P = 'aishield.ops.image_publish : '
 BUILD, TAG, LOOKUP, PUSH = (P + 'Build each image, tagged with its commit', P + 'Tag each image with the version and extra tags',
                             P + 'Look up each tag in the registry', P + 'Push the tags whose digest the registry lacks')
+TEMP_CONFIG, LOGIN = P + 'Make a temporary Docker client config for the login', P + 'Log the Docker client in to the registry'
 ACCOUNT = '123456789012'
 MOTO_ECR_PASSWORD = ACCOUNT + '-auth-token'  # moto's token is "AWS:<registry id>-auth-token"
 
@@ -153,6 +154,25 @@ def assert_secret_not_printed(output, password, username='publisher'):
     assert base64.b64encode(('%s:%s' % (username, password)).encode()).decode() not in output
 
 
+def login_places(tmp_path):
+    """The run's TMPDIR and HOME (for ~/.docker) inside tmp_path: env for ansible_playbook."""
+    env = {'TMPDIR': str(tmp_path / 'tmp'), 'HOME': str(tmp_path / 'home')}
+    for path in env.values():
+        Path(path).mkdir(exist_ok=True)
+    return env
+
+
+def assert_no_login_left(run, tmp_path, password):
+    """No file in the run's TMPDIR, HOME or Ansible temp holds the password; the login went to a temporary config, now gone."""
+    # files_holding also finds the password base64-encoded, as config.json stores a login.
+    hits = files_holding({'the registry password': password}, [tmp_path / 'tmp', tmp_path / 'home', tmp_path / 'ansible-tmp'])
+    assert not hits, 'the registry password stayed on disk: %s' % sorted(hits)
+    assert not run[LOGIN].get('skipped'), 'the role did not log in: nothing was proved'
+    made = run[TEMP_CONFIG]
+    assert not made.get('skipped') and made['path'].startswith(str(tmp_path / 'tmp') + '/'), made
+    assert not Path(made['path']).exists(), 'the temporary Docker client config (and its login) outlived the run'
+
+
 # --- tests ----------------------------------------------------------------------------------------
 
 
@@ -163,14 +183,15 @@ def test_publish_check_real_and_idempotent(ansible_playbook, checkout, tmp_path)
         image_publish_context=str(checkout['ctx']), image_publish_version='v1', image_publish_extra_tags=['latest'],
         image_publish_registry=REGISTRY,
         # The test bed registry has no auth and accepts any login; the password must still never be printed.
-        image_publish_registry_username='publisher', image_publish_registry_password=password,
-        image_publish_docker_config=str(tmp_path / 'docker-config'))
+        image_publish_registry_username='publisher', image_publish_registry_password=password)
     tags = sorted(['v1', checkout['sha'], 'latest'])
     repository = checkout['repository']
+    places = login_places(tmp_path)
 
     # 1. Check mode: predicts the build and pushes nothing.
-    run = ansible_playbook(publish(**role_vars), extra_vars=extra(**role_vars), check=True, diff=True)
+    run = ansible_playbook(publish(**role_vars), extra_vars=extra(**role_vars), check=True, diff=True, env=places)
     assert run.rc == 0, run.output
+    assert_no_login_left(run, tmp_path, password)
     assert run[BUILD]['changed'] is True
     assert all(r.get('skipped') for r in item_results(run[PUSH])), run[PUSH]
     assert registry_tags(checkout['name']) == []
@@ -179,7 +200,7 @@ def test_publish_check_real_and_idempotent(ansible_playbook, checkout, tmp_path)
     assert sorted(predicted['pushed']) == tags and predicted['digest'] == ''
 
     # 2. Real run, at -vvv: builds, tags and pushes every tag; the digests recorded are the registry's.
-    run = ansible_playbook(publish(**role_vars), extra_vars=extra(**role_vars), diff=True, verbosity=3)
+    run = ansible_playbook(publish(**role_vars), extra_vars=extra(**role_vars), diff=True, verbosity=3, env=places)
     assert run.rc == 0, run.output
     assert changed(run) > 0
     assert registry_tags(checkout['name']) == tags
@@ -195,21 +216,44 @@ def test_publish_check_real_and_idempotent(ansible_playbook, checkout, tmp_path)
     assert inspect['Config']['Labels']['org.opencontainers.image.revision'] == checkout['sha']
     assert inspect['Config']['Labels']['greeting'] == 'hi'
     assert_secret_not_printed(run.output, password)
-    assert (tmp_path / 'docker-config' / 'config.json').exists(), 'the login must go to image_publish_docker_config'
+    assert_no_login_left(run, tmp_path, password)
 
     # 3. Check mode again: nothing to do.
-    run = ansible_playbook(publish(**role_vars), extra_vars=extra(**role_vars), check=True, diff=True)
+    run = ansible_playbook(publish(**role_vars), extra_vars=extra(**role_vars), check=True, diff=True, env=places)
     assert run.rc == 0, run.output
     assert changed(run) == 0, run.output
 
-    # 4. Real run again: no build, no push, same digest.
-    run = ansible_playbook(publish(**role_vars), extra_vars=extra(**role_vars), diff=True)
+    # 4. Real run again, keeping the login in image_publish_docker_config as that setting asks: no build, no push, same digest.
+    kept = tmp_path / 'docker-config'
+    role_vars['image_publish_docker_config'] = str(kept)
+    run = ansible_playbook(publish(**role_vars), extra_vars=extra(**role_vars), diff=True, env=places)
     assert run.rc == 0, run.output
     assert changed(run) == 0, run.output
+    assert run[TEMP_CONFIG].get('skipped'), run[TEMP_CONFIG]
+    # Also shows that files_holding finds a login as Docker stores it (base64 of user:password).
+    assert files_holding({'the registry password': password}, [kept]) == {(str(kept / 'config.json'), 'the registry password')}
+    assert (kept / 'config.json').stat().st_mode & 0o777 == 0o600
     assert not [r for r in item_results(run[PUSH]) if not r.get('skipped')], run[PUSH]
     assert run['Show the result']['image_publish_result'][checkout['name']]['pushed'] == []
     assert run['Show the result']['image_publish_result'][checkout['name']]['digest'] == digest
     assert {registry_digest(checkout['name'], tag) for tag in tags} == {digest}
+
+
+def test_failed_publish_leaves_no_login_behind(ansible_playbook, checkout, tmp_path):
+    """The temporary login is removed when the build fails after it, too."""
+    (checkout['ctx'] / 'tiny' / 'Dockerfile').write_text('FROM %s\nRUN false\n' % BASE_IMAGE)
+    git(checkout['ctx'], 'commit', '-q', '-am', 'a build that fails')
+    password = 'rgPLANT' + secrets.token_hex(8)
+    role_vars = dict(image_publish_images=[{'name': checkout['name'], 'context': 'tiny'}],
+                     image_publish_context=str(checkout['ctx']), image_publish_version='v1', image_publish_registry=REGISTRY,
+                     image_publish_nocache=False, image_publish_registry_username='publisher',
+                     image_publish_registry_password=password)
+    run = ansible_playbook(publish(**role_vars), extra_vars=extra(**role_vars), env=login_places(tmp_path))
+    assert run.rc != 0
+    assert run[BUILD].get('failed'), run[BUILD]
+    assert_no_login_left(run, tmp_path, password)
+    assert_secret_not_printed(run.output, password)
+    assert registry_tags(checkout['name']) == []
 
 
 def test_new_commit_moves_the_version_tag(ansible_playbook, checkout):

@@ -20,9 +20,9 @@ from pathlib import Path
 
 import pytest
 
-from conftest import docker_available, free_port
+from conftest import free_port
 
-pytestmark = [pytest.mark.integration, pytest.mark.skipif(not docker_available(), reason='no Docker engine answers')]
+pytestmark = pytest.mark.integration
 
 IMAGE = '127.0.0.1:5000/aishield/proxy:v1'
 BACKENDS = [{'name': 'app1', 'address': '127.0.0.2', 'port': 8000}, {'name': 'app2', 'address': '127.0.0.3', 'port': 8000}]

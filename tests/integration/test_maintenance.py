@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import docker_available, free_port
+from conftest import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -25,7 +25,7 @@ RECEIVER = "http://127.0.0.1:9080"
 S3_ENDPOINT = "http://127.0.0.1:9000"
 BUCKET = "aishield-backups"
 
-pytestmark = pytest.mark.skipif(not docker_available(), reason="no Docker engine answers")
+pytestmark = pytest.mark.integration
 
 
 def _run(env, playbook, *args):
@@ -180,7 +180,7 @@ def test_weekly_restore_passes_and_monthly_lists_each_image(stack):
     assert _psql(stack, "SELECT count(*) FROM pg_database WHERE datname = 'aishield_maintenance_restore'", "postgres") == "0"
     monthly = _report(stack, "monthly")
     images = {row["name"] for row in monthly["rows"]}
-    assert len(images) == 5 and all(name.startswith("packages ") for name in images), images  # backend+worker share one
+    assert len(images) == 6 and all(name.startswith("packages ") for name in images), images  # the worker has its own
     backend = next(row for row in monthly["rows"] if "/backend:" in row["name"])
     assert any(item.startswith("fastapi ") for item in backend["items"]), backend
     assert (stack["reports"] / "daily-latest.json").exists(), "a weekly/monthly run leaves the daily report in place"

@@ -6,80 +6,112 @@
 """The preflight role through ansible-playbook on localhost, against real services.
 
 Docker and the registry are this machine's engine and the test bed's 127.0.0.1:5000;
-TLS is a local server with a short-lived self-signed certificate made here; S3 is
-moto_server on a free port (s3_fixtures). Secrets are planted and searched for in
-everything the run prints at -vvv.
+TLS is a local server with certificates made here by community.crypto (a private CA, and
+self-signed, wrong-host and expired certificates); S3 is moto_server on a free port
+(s3_fixtures). Secrets are planted and searched for in everything the run prints at -vvv.
 """
 
 from __future__ import annotations
 
 import base64
-import datetime
 import json
+import os
 import re
 import secrets
 import socket
 import ssl
+import subprocess
 import threading
 import urllib.error
 import urllib.request
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
+import yaml
 
 pytest.register_assert_rewrite('s3_fixtures')
-from conftest import docker_available, free_port  # noqa: E402  pylint: disable=wrong-import-position
+from conftest import PYTHON, REPO, VENV_BIN, free_port  # noqa: E402  pylint: disable=wrong-import-position
 from s3_fixtures import AWS_ACCESS_KEY, AWS_REGION, AWS_SECRET_KEY  # noqa: E402  pylint: disable=wrong-import-position
 
 pytest_plugins = ['s3_fixtures']
 
 
-pytestmark = [
-    pytest.mark.integration,
-    pytest.mark.skipif(not docker_available(), reason='no Docker engine answers: the preflight tests need one'),
-]
+pytestmark = pytest.mark.integration
 
 REGISTRY = '127.0.0.1:5000'
 PRESENT_IMAGE = REGISTRY + '/aishield/redis:7'
 ROLE = 'Run the pre-flight checks'
 # The JSON callback names role tasks "<role> : <task>".
-FAIL = 'aishield.ops.preflight : Fail once, with one line per failed check'
-PUBLISH = 'aishield.ops.preflight : Publish the pre-flight result'
-ALL_CHECKS = ['env', 'disk', 'docker', 'compose', 'tls', 'registry', 's3']
+# One module call on the host runs every check (the TLS record comes from the controller) and fails once.
+FAIL = 'aishield.ops.preflight : Check the lock, secrets, disk, Docker, Compose, registry and bucket on the host'
+ALL_CHECKS = ['lock', 'env', 'disk', 'docker', 'compose', 'registry', 's3', 'tls']
+CA_NAME = 'AI Shield test CA'
 
 
-# --- a TLS server with a certificate valid for N days ------------------------------------------
+# --- certificates, made by community.crypto as an operator would --------------------------------
+
+# name: (provider, subjectAltName, not before, not after); all for the one server key.
+LEAVES = {
+    'valid-60d': ('ownca', ['IP:127.0.0.1', 'DNS:localhost'], '-1h', '+60d'),
+    'valid-2d': ('ownca', ['IP:127.0.0.1', 'DNS:localhost'], '-1h', '+2d'),
+    'self-signed': ('selfsigned', ['IP:127.0.0.1', 'DNS:localhost'], '-1h', '+60d'),
+    'wrong-host': ('ownca', ['DNS:aishield.example.com', 'DNS:*.aishield.example.com'], '-1h', '+60d'),
+    'expired': ('ownca', ['IP:127.0.0.1', 'DNS:localhost'], '-30d', '-2d'),
+}
 
 
-def _self_signed(tmp_path, days):
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, 'localhost')])
-    now = datetime.datetime.now(datetime.timezone.utc)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now - datetime.timedelta(hours=1))
-            .not_valid_after(now + datetime.timedelta(days=days))
-            .add_extension(x509.SubjectAlternativeName([x509.DNSName('localhost')]), critical=False)
-            .sign(key, hashes.SHA256()))
-    cert_file, key_file = tmp_path / ('cert-%d.pem' % days), tmp_path / ('key-%d.pem' % days)
-    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_file.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))
-    return cert_file, key_file
+def _pki_playbook(pki):
+    # The CN is the first SAN's value: the subject a self-signed certificate names as its own issuer.
+    leaves = [{'name': name, 'provider': provider, 'san': san, 'cn': san[0].split(':', 1)[1], 'not_before': not_before,
+               'not_after': not_after} for name, (provider, san, not_before, not_after) in LEAVES.items()]
+    return [{'name': 'pki', 'hosts': 'localhost', 'gather_facts': False, 'vars': {'pki': str(pki), 'leaves': leaves},
+             'tasks': [
+        {'name': 'Make the keys', 'community.crypto.openssl_privatekey': {
+            'path': '{{ pki }}/{{ item }}.key', 'type': 'ECC', 'curve': 'secp256r1'}, 'loop': ['ca', 'server']},
+        {'name': 'Request the CA certificate', 'register': 'ca_csr', 'community.crypto.openssl_csr_pipe': {
+            'privatekey_path': '{{ pki }}/ca.key', 'common_name': CA_NAME, 'use_common_name_for_san': False,
+            'basic_constraints': ['CA:TRUE'], 'basic_constraints_critical': True,
+            'key_usage': ['keyCertSign', 'cRLSign'], 'key_usage_critical': True}},
+        {'name': 'Self-sign the CA certificate', 'community.crypto.x509_certificate': {
+            'path': '{{ pki }}/ca.pem', 'csr_content': '{{ ca_csr.csr }}', 'privatekey_path': '{{ pki }}/ca.key',
+            'provider': 'selfsigned', 'selfsigned_not_before': '-1d', 'selfsigned_not_after': '+365d'}},
+        {'name': 'Request the server certificates', 'register': 'csrs', 'loop': '{{ leaves }}',
+         'community.crypto.openssl_csr_pipe': {
+             'privatekey_path': '{{ pki }}/server.key', 'common_name': '{{ item.cn }}',
+             'subject_alt_name': '{{ item.san }}', 'extended_key_usage': ['serverAuth']}},
+        {'name': 'Sign the server certificates', 'loop': '{{ csrs.results }}',
+         'community.crypto.x509_certificate': {
+             'path': '{{ pki }}/{{ item.item.name }}.pem', 'csr_content': '{{ item.csr }}',
+             'provider': '{{ item.item.provider }}', 'privatekey_path': '{{ pki }}/server.key',
+             'selfsigned_not_before': '{{ item.item.not_before }}', 'selfsigned_not_after': '{{ item.item.not_after }}',
+             'ownca_path': '{{ pki }}/ca.pem', 'ownca_privatekey_path': '{{ pki }}/ca.key',
+             'ownca_not_before': '{{ item.item.not_before }}', 'ownca_not_after': '{{ item.item.not_after }}'}},
+    ]}]
+
+
+@pytest.fixture(scope='module')
+def pki(tmp_path_factory):
+    """A private CA (ca.pem) and the LEAVES certificates (<name>.pem) for server.key, in one directory."""
+    pki = tmp_path_factory.mktemp('pki')
+    playbook = pki / 'pki.yml'
+    playbook.write_text(yaml.safe_dump(_pki_playbook(pki), sort_keys=False))
+    inventory = pki / 'inventory.ini'
+    inventory.write_text('localhost ansible_connection=local ansible_python_interpreter=%s\n' % PYTHON)
+    proc = subprocess.run([str(VENV_BIN / 'ansible-playbook'), '-i', str(inventory), str(playbook)], cwd=str(REPO),
+                          env=dict(os.environ, ANSIBLE_CONFIG=str(REPO / 'ansible.cfg'), ANSIBLE_NOCOLOR='1',
+                                   ANSIBLE_LOCAL_TEMP=str(pki / 'ansible-tmp')),
+                          capture_output=True, text=True, timeout=300, check=False)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return pki
 
 
 @pytest.fixture
-def tls_server(tmp_path):
-    """start(days) -> https://127.0.0.1:<port>/ serving a self-signed certificate valid for `days`."""
+def tls_server(pki):
+    """start(name, host) -> https://<host>:<port>/ for a server on 127.0.0.1 serving the LEAVES certificate `name`."""
     servers = []
 
-    def start(days):
-        cert_file, key_file = _self_signed(tmp_path, days)
+    def start(name, host='127.0.0.1'):
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        context.load_cert_chain(str(cert_file), str(key_file))
+        context.load_cert_chain(str(pki / (name + '.pem')), str(pki / 'server.key'))
         listener = socket.socket()
         listener.bind(('127.0.0.1', 0))
         listener.listen(8)
@@ -105,7 +137,7 @@ def tls_server(tmp_path):
         thread = threading.Thread(target=serve, daemon=True)
         thread.start()
         servers.append((stop, thread, listener))
-        return 'https://127.0.0.1:%d/' % listener.getsockname()[1]
+        return 'https://%s:%d/' % (host, listener.getsockname()[1])
 
     yield start
     for stop, thread, listener in servers:
@@ -164,14 +196,14 @@ def present_image():
 
 
 @pytest.mark.parametrize('check_mode', [False, True], ids=['real', 'check'])
-def test_every_check_passes_and_no_secret_is_printed(ansible_playbook, tls_server, moto_endpoint, bucket,
+def test_every_check_passes_and_no_secret_is_printed(ansible_playbook, tls_server, pki, moto_endpoint, bucket,
                                                      present_image, tmp_path, check_mode):
     planted = {'POSTGRES_PASSWORD': 'pgPLANT' + secrets.token_hex(8), 'SECRET_KEY': 'skPLANT' + secrets.token_hex(8)}
     registry_password = 'rgPLANT' + secrets.token_hex(8)
     role_vars = dict(
         preflight_required_env=list(planted), preflight_env=planted,
         preflight_disk_path=str(tmp_path / 'not' / 'created' / 'yet'), preflight_min_free_mb=1,
-        preflight_tls_url=tls_server(60), preflight_tls_min_days=14,
+        preflight_tls_url=tls_server('valid-60d'), preflight_tls_min_days=14, preflight_tls_ca_bundle=str(pki / 'ca.pem'),
         preflight_images=[present_image],
         preflight_registry_username='deploy', preflight_registry_password=registry_password,
         preflight_s3_bucket=bucket, preflight_s3_endpoint_url=moto_endpoint, preflight_s3_region=AWS_REGION,
@@ -181,7 +213,8 @@ def test_every_check_passes_and_no_secret_is_printed(ansible_playbook, tls_serve
 
     checks = checks_by_name(run)
     assert list(checks) == ALL_CHECKS
-    assert {name: c['status'] for name, c in checks.items()} == {name: 'ok' for name in ALL_CHECKS}, checks
+    # No deploy root given: the lock check is the only one skipped.
+    assert {name: c['status'] for name, c in checks.items()} == dict({name: 'ok' for name in ALL_CHECKS}, lock='skipped'), checks
     assert run['Show the result']['preflight_result']['passed'] is True
     # Real measurements, not placeholders: the missing path was measured at an existing parent.
     assert re.match(r'^\d+ MiB free on /\S* \(for %s\)' % re.escape(role_vars['preflight_disk_path']),
@@ -196,7 +229,7 @@ def test_every_check_passes_and_no_secret_is_printed(ansible_playbook, tls_serve
     assert_no_registry_auth_printed(run.output, registry_password)
 
 
-def test_every_failure_is_collected_and_reported_once(ansible_playbook, tls_server, moto_endpoint, present_image,
+def test_every_failure_is_collected_and_reported_once(ansible_playbook, tls_server, pki, moto_endpoint, present_image,
                                                       tmp_path):
     closed_port = free_port()
     role_vars = dict(
@@ -204,7 +237,7 @@ def test_every_failure_is_collected_and_reported_once(ansible_playbook, tls_serv
         preflight_env={'POSTGRES_PASSWORD': 'pgPLANT' + secrets.token_hex(8), 'SECRET_KEY': '  '},
         preflight_disk_path=str(tmp_path), preflight_min_free_mb=1024 ** 3,  # a petabyte
         preflight_compose_min_version='99.0.0',
-        preflight_tls_url=tls_server(2), preflight_tls_min_days=14,
+        preflight_tls_url=tls_server('valid-2d'), preflight_tls_min_days=14, preflight_tls_ca_bundle=str(pki / 'ca.pem'),
         preflight_images=[present_image, REGISTRY + '/aishield/redis:no-such-tag-' + secrets.token_hex(3),
                           '127.0.0.1:%d/aishield/redis:7' % closed_port],
         preflight_s3_bucket='it-missing-' + secrets.token_hex(4), preflight_s3_endpoint_url=moto_endpoint,
@@ -217,14 +250,13 @@ def test_every_failure_is_collected_and_reported_once(ansible_playbook, tls_serv
     results = run.results()
     failed = [name for name, result in results.items() if result.get('failed')]
     assert failed == [FAIL], failed
-    checks = {c['name']: c for c in run[PUBLISH]['ansible_facts']['preflight_result']['checks']}
+    checks = {c['name']: c for c in run[FAIL]['checks']}
     assert {name: c['status'] for name, c in checks.items()} == {
-        'env': 'failed', 'disk': 'failed', 'docker': 'ok', 'compose': 'failed', 'tls': 'failed',
+        'lock': 'skipped', 'env': 'failed', 'disk': 'failed', 'docker': 'ok', 'compose': 'failed', 'tls': 'failed',
         'registry': 'failed', 's3': 'failed'}
 
-    lines = run[FAIL]['msg']
-    assert lines[0] == 'Pre-flight failed 6 of 7 checks:'
-    by_check = {line.split(':', 1)[0]: line for line in lines[1:]}
+    assert run[FAIL]['msg'].startswith('Pre-flight failed 6 of 7 checks: ')
+    by_check = {c['name']: '%s: %s' % (c['name'], c['detail']) for c in checks.values() if c['status'] == 'failed'}
     assert sorted(by_check) == ['compose', 'disk', 'env', 'registry', 's3', 'tls']
     # Each line names the variable to change (and the fix).
     assert 'SECRET_KEY, ADMIN_PASSWORD' in by_check['env'] and 'preflight_env' in by_check['env']
@@ -246,11 +278,11 @@ def test_unreachable_docker_fails_docker_and_registry(ansible_playbook, present_
     role_vars = dict(preflight_docker_socket=socket_path, preflight_images=[present_image], preflight_min_free_mb=0)
     run = ansible_playbook(preflight(**role_vars), extra_vars=extra(**role_vars))
     assert run.rc != 0
-    lines = run[FAIL]['msg']
-    assert lines[0] == 'Pre-flight failed 2 of 3 checks:', lines
-    assert lines[1].startswith('docker: Docker does not answer on unix://%s' % socket_path)
-    assert 'preflight_docker_socket' in lines[1]
-    assert lines[2].startswith('registry: not found or not reachable: %s' % present_image)
+    assert run[FAIL]['msg'].startswith('Pre-flight failed 2 of 3 checks: '), run[FAIL]['msg']
+    lines = ['%s: %s' % (c['name'], c['detail']) for c in run[FAIL]['checks'] if c['status'] == 'failed']
+    assert lines[0].startswith('docker: Docker does not answer on unix://%s' % socket_path)
+    assert 'preflight_docker_socket' in lines[0]
+    assert lines[1].startswith('registry: not found or not reachable: %s' % present_image)
 
 
 def test_empty_inputs_skip_every_check(ansible_playbook):
@@ -267,5 +299,93 @@ def test_bad_inputs_stop_before_any_check(ansible_playbook):
     role_vars = dict(preflight_tls_url='http://aishield.example.com/', preflight_min_free_mb=0)
     run = ansible_playbook(preflight(**role_vars), extra_vars=extra(**role_vars))
     assert run.rc != 0
-    assert 'preflight_tls_url must be an https:// URL' in run['aishield.ops.preflight : Check the TLS URL']['msg']
-    assert 'aishield.ops.preflight : Measure free disk space' not in run.results()
+    assert 'preflight_tls_url must be an https:// URL' in run['aishield.ops.preflight : Check the pre-flight inputs']['msg']
+    assert FAIL not in run.results()
+
+
+# --- the certificate itself: chain, host name, dates ----------------------------------------------
+
+
+def tls_only(tls_server, pki, leaf, bundle, host='127.0.0.1'):
+    """Role vars that run the TLS check alone."""
+    role_vars = dict(preflight_min_free_mb=0, preflight_docker=False, preflight_tls_url=tls_server(leaf, host),
+                     preflight_tls_min_days=14)
+    if bundle:
+        role_vars['preflight_tls_ca_bundle'] = str(pki / 'ca.pem')
+    return role_vars
+
+
+def tls_failure(run):
+    """The one failed check's detail, from the report that fails the role."""
+    assert run.rc != 0, run.output
+    msg = run[FAIL]['msg']
+    assert msg.startswith('Pre-flight failed 1 of 1 checks: tls: '), msg
+    return msg[len('Pre-flight failed 1 of 1 checks: tls: '):]
+
+
+@pytest.mark.parametrize('host', ['127.0.0.1', 'localhost'])
+def test_private_ca_certificate_passes_with_its_bundle(ansible_playbook, tls_server, pki, host):
+    role_vars = tls_only(tls_server, pki, 'valid-60d', bundle=True, host=host)
+    run = ansible_playbook(preflight(**role_vars), extra_vars=extra(**role_vars))
+    assert run.rc == 0, run.output
+    tls = checks_by_name(run)['tls']
+    assert tls['status'] == 'ok', tls
+    port = role_vars['preflight_tls_url'].rsplit(':', 1)[1].rstrip('/')
+    assert tls['detail'].startswith('certificate of %s:%s for %s, trusted by preflight_tls_ca_bundle (%s), expires '
+                                    % (host, port, host, pki / 'ca.pem')), tls['detail']
+    days = float(re.search(r'\(([0-9.]+) days left\)', tls['detail']).group(1))
+    assert 59 < days <= 60
+
+
+def test_private_ca_certificate_fails_without_its_bundle(ansible_playbook, tls_server, pki):
+    role_vars = tls_only(tls_server, pki, 'valid-60d', bundle=False)
+    detail = tls_failure(ansible_playbook(preflight(**role_vars), extra_vars=extra(**role_vars)))
+    # Verified against the system store: the private CA is an unknown issuer, and the fix names the variable.
+    assert re.match(r"^certificate of 127\.0\.0\.1:\d+ has an unknown issuer \(CN=%s\) that the controller's system CA "
+                    r"store \(/\S+\) does not trust \(unable to get local issuer certificate\)" % CA_NAME, detail), detail
+    assert 'set preflight_tls_ca_bundle to its CA certificate' in detail
+    assert 'days' not in detail
+
+
+def test_self_signed_certificate_fails(ansible_playbook, tls_server, pki):
+    role_vars = tls_only(tls_server, pki, 'self-signed', bundle=False)
+    detail = tls_failure(ansible_playbook(preflight(**role_vars), extra_vars=extra(**role_vars)))
+    assert re.match(r"^certificate of 127\.0\.0\.1:\d+ is self-signed \(CN=127\.0\.0\.1\), and the controller's system CA "
+                    r"store \(/\S+\) does not trust it: ", detail), detail
+    assert 'preflight_tls_ca_bundle' in detail
+    # Only the chain is wrong: the host and the dates pass.
+    assert '. It ' not in detail
+
+
+def test_self_signed_certificate_fails_against_a_private_bundle(ansible_playbook, tls_server, pki):
+    role_vars = tls_only(tls_server, pki, 'self-signed', bundle=True)
+    detail = tls_failure(ansible_playbook(preflight(**role_vars), extra_vars=extra(**role_vars)))
+    assert 'is self-signed (CN=127.0.0.1), and preflight_tls_ca_bundle (%s) does not trust it' % (pki / 'ca.pem') in detail
+
+
+def test_wrong_host_fails_naming_the_certificate_names(ansible_playbook, tls_server, pki):
+    role_vars = tls_only(tls_server, pki, 'wrong-host', bundle=True)
+    detail = tls_failure(ansible_playbook(preflight(**role_vars), extra_vars=extra(**role_vars)))
+    assert re.match(r'^certificate of 127\.0\.0\.1:\d+ is for aishield\.example\.com, \*\.aishield\.example\.com, '
+                    r'not 127\.0\.0\.1: serve a certificate whose subjectAltName names 127\.0\.0\.1, or fix '
+                    r'preflight_tls_url$', detail), detail
+
+
+def test_expired_certificate_fails(ansible_playbook, tls_server, pki):
+    role_vars = tls_only(tls_server, pki, 'expired', bundle=True)
+    detail = tls_failure(ansible_playbook(preflight(**role_vars), extra_vars=extra(**role_vars)))
+    match = re.match(r'^certificate of 127\.0\.0\.1:\d+ expired (\d{4}-\d\d-\d\d \d\d:\d\d:\d\d) UTC \(([0-9.]+) days ago\): '
+                     r'renew the certificate before deploying$', detail)
+    assert match, detail
+    assert 2.0 <= float(match.group(2)) < 2.1
+
+
+def test_missing_ca_bundle_stops_before_any_check(ansible_playbook, tmp_path):
+    role_vars = dict(preflight_tls_url='https://127.0.0.1:%d/' % free_port(), preflight_min_free_mb=0,
+                     preflight_tls_ca_bundle=str(tmp_path / 'no-such-ca.pem'))
+    run = ansible_playbook(preflight(**role_vars), extra_vars=extra(**role_vars))
+    assert run.rc != 0
+    msg = run['aishield.ops.preflight : Check the pre-flight inputs']['msg']
+    assert "preflight_tls_ca_bundle must be a CA bundle file (PEM) on the controller (got '%s')" % (
+        tmp_path / 'no-such-ca.pem') in msg
+    assert FAIL not in run.results()

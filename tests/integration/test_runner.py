@@ -11,7 +11,9 @@ Every job runs at -vvv with canaries planted as the database password and the ot
 the S3 secret key, the registry password, the status-page key and the chat webhook URL (its
 token); none may appear in any artifact: not in the event stream (which holds every task's
 result, at any verbosity), not in stdout, not in the recorded command line and environment,
-not in the printed progress. Notifications go to a private receiver that requires the key.
+not in the printed progress, not in the private data dir once the job ended. After the jobs no
+file written while they ran holds one (in the temp directories, the private data dirs, ~/.docker,
+~/.ansible), the release's 0600 .env aside. Notifications go to a private receiver that requires the key.
 """
 
 from __future__ import annotations
@@ -19,18 +21,20 @@ from __future__ import annotations
 import importlib.util
 import io
 import json
+import os
 import secrets
 import subprocess
+import tempfile
+import time
 from pathlib import Path
 
 import pytest
 
-from conftest import docker_available, free_port, http_json, start_receiver, stop_process
+from conftest import files_holding, free_port, http_json, start_receiver, stop_process
 
 REPO = Path(__file__).resolve().parents[2]
 
-pytestmark = [pytest.mark.integration,
-              pytest.mark.skipif(not docker_available(), reason='no Docker engine answers: the runner jobs deploy on it')]
+pytestmark = pytest.mark.integration
 
 
 def _load_run_job():
@@ -60,21 +64,21 @@ class Job(object):
     def task_names(self):
         return [e['event_data'].get('task') for e in self.events if e['event'] == 'playbook_on_task_start']
 
-    def assert_no_secret(self, values):
-        """No planted value in any artifact file, nor in what run_job printed."""
-        for path in (self.pdd / 'artifacts').rglob('*'):
-            if path.is_file():
-                text = path.read_text(encoding='utf-8', errors='replace')
-                for value in values:
-                    assert value not in text, 'a planted secret is in artifact %s' % path.relative_to(self.pdd)
-        for value in values:
-            assert value not in self.printed, 'a planted secret was printed by run_job'
+    def assert_no_secret(self, canary):
+        """No planted value in the private data dir (artifacts, and env/ once the job ended), nor in what run_job printed."""
+        assert not (self.pdd / 'env' / 'extravars').exists(), 'env/extravars (every secret) outlived the job'
+        hits = sorted((os.path.relpath(path, str(self.pdd)), name) for path, name in files_holding(canary, [self.pdd]))
+        assert not hits, 'planted secrets (file, which) left in the private data dir: %s' % hits
+        for name, value in canary.items():
+            assert value not in self.printed, 'the planted %s was printed by run_job' % name
 
 
 @pytest.fixture(scope='module')
 def job_env(tmp_path_factory):
     """Unique project, root and ports; survey answers and secrets the way AWX would supply them."""
     tmp = tmp_path_factory.mktemp('runner')
+    # Files whose inode changed since here are the ones the jobs may have written (the margin: coarse fs clocks).
+    started = time.time() - 2
     app_secrets = {'POSTGRES_PASSWORD': 'pgCANARY' + secrets.token_hex(8), 'SECRET_KEY': 'skCANARY' + secrets.token_hex(16),
                    'ADMIN_PASSWORD': 'adCANARY' + secrets.token_hex(8)}
     canary = dict(app_secrets, s3_secret_key='s3CANARY' + secrets.token_hex(12), registry_password='rgCANARY' + secrets.token_hex(8),
@@ -108,7 +112,7 @@ def job_env(tmp_path_factory):
         return Job(runner, progress, printed, pdd)
 
     yield {'run': run, 'canary': canary, 'root': Path(base['aishield_root']), 'project': project, 'tmp': tmp, 'token': token,
-           'prefix': base['aishield_backup_prefix'], 'receiver_url': receiver_url}
+           'prefix': base['aishield_backup_prefix'], 'receiver_url': receiver_url, 'started': started, 'jobs': counter}
     stop_process(receiver)
     for name in (project, 'aishield-rjd-' + token):
         subprocess.run(['docker', 'compose', '-p', name, 'down', '-v', '--remove-orphans'], capture_output=True, timeout=180,
@@ -121,7 +125,7 @@ def test_deploy_survey_guard_refuses_a_skipped_backup_without_reason(job_env):
     assert 'aishield_backup_skip_reason is empty or shorter than 10 characters' in job.printed
     assert job.task_names() == ['Refuse to skip the backup without a reason'], 'the deploy went on after the guard'
     assert not job_env['root'].exists(), 'the refused deploy changed something'
-    job.assert_no_secret(job_env['canary'].values())
+    job.assert_no_secret(job_env['canary'])
 
 
 def test_deploy_template_deploys_v1_and_hands_the_release_to_the_next_node(job_env):
@@ -146,7 +150,7 @@ def test_deploy_template_deploys_v1_and_hands_the_release_to_the_next_node(job_e
     paths = [r['path'] for r in received]
     assert status == 200 and any(p.startswith('/v1/pages/pg-runner/incidents') for p in paths), paths
     assert any(job_env['canary']['webhook_token'] in p for p in paths), paths
-    job.assert_no_secret(job_env['canary'].values())
+    job.assert_no_secret(job_env['canary'])
 
 
 def test_backup_template_exports_its_key(job_env):
@@ -158,7 +162,7 @@ def test_backup_template_exports_its_key(job_env):
     job_env['backup_key'] = key
     stdout = next((job.pdd / 'artifacts').glob('*/stdout')).read_text(encoding='utf-8')
     assert 'aishield_restore_key=%s' % key in stdout  # the same key the playbook tells a human
-    job.assert_no_secret(job_env['canary'].values())
+    job.assert_no_secret(job_env['canary'])
 
 
 def _psql(job_env, sql, db='aishield'):
@@ -172,7 +176,7 @@ def test_preflight_template_checks_and_changes_nothing(job_env):
     assert job.roles() == {'preflight'}, job.roles()
     stats = job.stats()
     assert not stats['changed'] and not stats['failures'], stats
-    job.assert_no_secret(job_env['canary'].values())
+    job.assert_no_secret(job_env['canary'])
 
 
 def test_restore_template_into_scratch_leaves_live_alone(job_env):
@@ -188,7 +192,7 @@ def test_restore_template_into_scratch_leaves_live_alone(job_env):
     assert _psql(job_env, 'SELECT count(*) FROM users', db='aishield_restore') == live_users
     assert _psql(job_env, 'SELECT count(*) FROM users') == live_users
     assert (job_env['root'] / 'current' / 'release.json').read_text() == release
-    job.assert_no_secret(job_env['canary'].values())
+    job.assert_no_secret(job_env['canary'])
 
 
 @pytest.mark.parametrize('key,tag,other', [('maintenance_daily', 'daily', 'weekly'), ('maintenance_weekly', 'weekly', 'daily')])
@@ -204,7 +208,7 @@ def test_maintenance_templates_run_only_their_tag(job_env, key, tag, other):
     if tag == 'weekly':  # the restore drill of this module's newest backup (taken by the backup job above)
         assert job_env['backup_key'] in json.dumps(report)
         assert all(row['status'] == 'ok' for row in report['rows']), report['rows']
-    job.assert_no_secret(job_env['canary'].values())
+    job.assert_no_secret(job_env['canary'])
 
 
 def test_dr_drill_template_recovers_the_backup_and_tears_down(job_env):
@@ -220,7 +224,7 @@ def test_dr_drill_template_recovers_the_backup_and_tears_down(job_env):
     left = subprocess.run(['docker', 'ps', '-aq', '--filter', 'label=com.docker.compose.project=' + drill],
                           capture_output=True, text=True, check=True).stdout.split()
     assert left == [], 'the drill left its stack behind'
-    job.assert_no_secret(job_env['canary'].values())
+    job.assert_no_secret(job_env['canary'])
 
 
 def test_rollback_template_returns_to_the_release_before(job_env):
@@ -235,7 +239,7 @@ def test_rollback_template_returns_to_the_release_before(job_env):
     assert artifacts['aishield_rollback_status'] == 'done', artifacts
     assert artifacts['aishield_rollback_release'] == v1['release_id'] and artifacts['aishield_rollback_from'] == v2_id
     assert json.loads((job_env['root'] / 'current' / 'release.json').read_text())['release_id'] == v1['release_id']
-    job.assert_no_secret(job_env['canary'].values())
+    job.assert_no_secret(job_env['canary'])
 
 
 def test_release_failed_template_ends_red_naming_the_release(job_env):
@@ -244,3 +248,32 @@ def test_release_failed_template_ends_red_naming_the_release(job_env):
     assert job.runner.status == 'failed' and job.runner.rc != 0
     assert '20260101T000000Z-v9' in job.printed, job.printed[-2000:]
     assert job.stats()['failures'], job.stats()
+    job.assert_no_secret(job_env['canary'])
+
+
+def test_no_secret_is_left_on_disk_after_the_jobs(job_env):
+    """After every job above (passed, failed and refused ones), the planted secrets are only in the release's 0600 .env.
+
+    Searched: every file written while the jobs ran in the controller's temp directories (the private
+    data dirs and the release root are under one), and ~/.docker, ~/.ansible (Ansible's local temp
+    files), ~/.ansible_async. A registry login would be base64 in ~/.docker/config.json: that is searched too.
+    """
+    assert job_env['jobs']['n'] >= 2, 'run the whole module: this checks what the jobs above left behind'
+    home = Path.home()
+    roots = [job_env['tmp'], tempfile.gettempdir(), '/var/tmp', home / '.docker', home / '.ansible', home / '.ansible_async']
+    hits = files_holding(job_env['canary'], roots, since=job_env['started'])
+    releases = job_env['root'] / 'releases'
+    env_files = {str(path) for path in releases.glob('*/.env')}
+    assert env_files, 'no release .env under %s: the deploys did not run' % releases
+    for path in env_files:
+        assert os.stat(path).st_mode & 0o777 == 0o600, '%s is not mode 0600' % path
+    # The search does find secrets where they are: it would have found them anywhere else.
+    assert env_files <= {path for path, _name in hits}, 'the search missed the secrets of the release .env'
+    left = sorted((path, name) for path, name in hits if path not in env_files)
+    # runc writes a docker exec's process spec (its environment) to /tmp/runc-process* for the moment the exec
+    # starts; another lane's exec can be mid-flight during the search. Such a file must be gone within 10 s.
+    deadline = time.monotonic() + 10
+    while any(os.path.basename(path).startswith('runc-process') for path, _name in left) and time.monotonic() < deadline:
+        time.sleep(0.5)
+        left = [(path, name) for path, name in left if not os.path.basename(path).startswith('runc-process') or os.path.exists(path)]
+    assert not left, 'planted secrets (file, which) left on disk after the jobs: %s' % left

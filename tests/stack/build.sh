@@ -10,22 +10,8 @@ STACK_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=../testbed/lib.sh
 . "$STACK_DIR/../testbed/lib.sh"
 
-push=auto
-for arg in "$@"; do
-  case $arg in
-    --no-push) push=no ;;
-    --push) push=yes ;;
-    -h|--help) sed -n '2,8p' "$0"; exit 0 ;;
-    *) die "unknown argument: $arg (see --help)" ;;
-  esac
-done
-
-command -v docker >/dev/null 2>&1 || die "docker CLI not found"
-docker info >/dev/null 2>&1 || die "the Docker engine does not answer (docker info failed); start it first"
-if ! docker image inspect "$BASE_IMAGE" >/dev/null 2>&1; then
-  log "base image $BASE_IMAGE missing: building it"
-  bash "$TESTBED_DIR/base_image.sh"
-fi
+stack_push_mode "$@"
+stack_build_ready
 
 IMAGES=$STACK_DIR/images
 VERSIONS=$(python3 -c 'import json, sys; print(" ".join(json.load(open(sys.argv[1]))))' \
@@ -47,7 +33,10 @@ find "$ctx" -name __pycache__ -type d -prune -exec rm -rf {} +
 pushes=()
 for v in $VERSIONS; do
   build_image "aishield/backend:$v" "$ctx" --build-arg "APP_VERSION=$v" --build-arg "PARENT_ID=$pyapp_id"
-  pushes+=("aishield/backend:$v")
+  # The worker's own image on top (the runbook builds aishield-worker); the backend's id keys its rebuild.
+  build_image "aishield/worker:$v" "$IMAGES/worker" --build-arg "BACKEND_IMAGE=aishield/backend:$v" --build-arg "APP_VERSION=$v" \
+    --build-arg "PARENT_ID=$(docker image inspect -f '{{.Id}}' "aishield/backend:$v")"
+  pushes+=("aishield/backend:$v" "aishield/worker:$v")
 done
 build_image aishield/frontend:v1 "$IMAGES/frontend" --build-arg APP_VERSION=v1
 build_image aishield/proxy:v1 "$IMAGES/proxy" --build-arg APP_VERSION=v1
@@ -56,17 +45,4 @@ build_image aishield/redis:7 "$IMAGES/redis"
 pushes+=(aishield/frontend:v1 aishield/proxy:v1 aishield/postgres:15 aishield/redis:7)
 log "stack images built in $((SECONDS - started)) s"
 
-if [ "$push" = no ]; then
-  log "push skipped (--no-push)"
-  exit 0
-fi
-if ! curl -sf -m 3 -o /dev/null "http://$REGISTRY/v2/"; then
-  [ "$push" = yes ] && die "registry $REGISTRY does not answer; cannot --push"
-  log "registry $REGISTRY does not answer: built only, nothing pushed"
-  exit 0
-fi
-for img in "${pushes[@]}"; do
-  push_image "$img" "$img"
-  log "pushed $REGISTRY/$img"
-done
-log "stack images pushed to $REGISTRY in $((SECONDS - started)) s total"
+stack_push "$STACK_PUSH" "stack images" "${pushes[@]}"

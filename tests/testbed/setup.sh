@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The test bed's one idempotent entry point: each step skips what is already there.
-# Steps: venv, engine (Docker + compose v2), base image, services (registry, S3, receiver),
-# stack images (built and pushed), host image (Docker-in-Docker).
+# Steps: venv, engine (Docker + compose v2), base image, services (registry, registry with login, S3, receiver),
+# stack images (built and pushed, then pulled back through the login registry), host image (Docker-in-Docker).
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 steps=("$@")
@@ -26,7 +26,12 @@ for step in "${steps[@]}"; do
     engine) bash "$TESTBED_DIR/engine.sh" ;;
     base) bash "$TESTBED_DIR/base_image.sh" ;;
     services) bash "$TESTBED_DIR/services.sh" ;;
-    stack) bash "$REPO_ROOT/tests/stack/build.sh" ;;
+    stack)
+      bash "$REPO_ROOT/tests/stack/build.sh"
+      # The "notes" stack (a second, differently shaped one); its pg and edge reuse the images above.
+      bash "$REPO_ROOT/tests/stack2/build.sh"
+      # The login registry shares the open one's store: what was just pushed must pull after a login.
+      bash "$TESTBED_DIR/registry_auth_check.sh" ;;
     host) bash "$TESTBED_DIR/host_image.sh" ;;
     *) die "unknown step '$step' (known: venv engine base services stack host)" ;;
   esac

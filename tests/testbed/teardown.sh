@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Stop only what the test bed started: its containers (by label/name), network,
+# Stop only what the test bed started: its containers (by label: registry, registry-auth, s3, receiver), network,
 # the demo stack, and dockerd when setup started it (by pid; KEEP_ENGINE=1 keeps it).
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -17,4 +17,4 @@ if [ -f "$TESTBED_STATE/dockerd.pid" ] && [ "${KEEP_ENGINE:-0}" != 1 ]; then
   kill "$pid" 2>/dev/null || true
   rm -f "$TESTBED_STATE/dockerd.pid"
 fi
-log "teardown done (images and the registry volume are kept as a cache)"
+log "teardown done (images and the registry volume are kept as a cache; registry-auth's credentials stay in $REGISTRY_AUTH_FILE)"

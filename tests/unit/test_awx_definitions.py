@@ -188,7 +188,7 @@ def test_release_workflow_approves_backs_up_deploys_and_ends_red_after_a_rollbac
 
 
 def _set_stats_keys(playbook):
-    """Keys a playbook exports with set_stats (its task-level _stats vars, or literal data)."""
+    """Keys a playbook (or a role task file under roles/) exports with set_stats (its task-level _stats vars, or literal data)."""
     keys = set()
 
     def visit(tasks):
@@ -199,13 +199,16 @@ def _set_stats_keys(playbook):
                 data = task['ansible.builtin.set_stats']['data']
                 keys.update(data if isinstance(data, dict) else (task.get('vars') or {}).get('_stats', {}))
                 assert task['ansible.builtin.set_stats'].get('per_host') is False
-    for play in yaml.safe_load((REPO / 'playbooks' / playbook).read_text()):
-        visit(play.get('tasks'))
+    path = REPO / playbook if playbook.startswith('roles/') else REPO / 'playbooks' / playbook
+    for item in yaml.safe_load(path.read_text()):
+        visit(item.get('tasks') if 'hosts' in item else [item])
     return keys
 
 
 def test_set_stats_hand_over_what_the_next_nodes_read():
-    deploy = _set_stats_keys('deploy.yml')
+    # deploy.yml is the compose_deploy role, whose pipeline hands the release over in stats.yml.
+    assert 'aishield.ops.compose_deploy' in _playbook_text('playbooks/deploy.yml')
+    deploy = _set_stats_keys('roles/compose_deploy/tasks/stats.yml')
     assert {'aishield_release_id', 'aishield_previous_release', 'aishield_backup_key', 'aishield_release_status',
             'aishield_rollback_to'} <= deploy
     assert 'aishield_rollback_to' in _playbook_text('playbooks/rollback.yml'), 'the rollback node would ignore the target'

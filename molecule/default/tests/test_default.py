@@ -43,7 +43,7 @@ def test_login_me_round_trip(host):
     env = host.file(f"{ROOT}/current/.env")
     assert env.mode == 0o600
     values = dict(line.split("=", 1) for line in env.content_string.splitlines() if "=" in line and not line.startswith("#"))
-    email, password = values["ADMIN_EMAIL"].strip("'"), values["ADMIN_PASSWORD"].strip("'")
+    email, password = values["ADMIN_EMAIL"].strip('"'), values["ADMIN_PASSWORD"].strip('"')
     login = json.dumps({"email": email, "password": password})
     # The body goes through a file so the password never appears on a command line.
     host.run(f"umask 077; cat > /tmp/login.json <<'EOF'\n{login}\nEOF")

@@ -40,7 +40,7 @@ def test_release_record_is_complete(host):
 def test_database_at_v2_head_and_old_data_kept(host):
     env = dict(line.split("=", 1) for line in host.file(f"{ROOT}/current/.env").content_string.splitlines()
                if "=" in line and not line.startswith("#"))
-    user, db = env["POSTGRES_USER"].strip("'"), env["POSTGRES_DB"].strip("'")
+    user, db = env["POSTGRES_USER"].strip('"'), env["POSTGRES_DB"].strip('"')
     psql = f"docker compose -p aishield exec -T db psql -U {user} -d {db} -tAc"
     assert host.check_output(f"{psql} 'SELECT version_num FROM alembic_version'") == VERSIONS["v2"]["head"]
     scan_id = host.file("/root/scan-before-upgrade").content_string.strip()
@@ -75,9 +75,9 @@ def test_check_mode_predicted_the_real_run(host):
 def test_check_mode_masked_the_secrets_and_changed_nothing(host):
     log = _check_log()
     # The masked .env diff shows the new backend image (diff context stops short of the secrets).
-    assert "+AISHIELD_BACKEND_IMAGE='registry:5000/aishield/backend:v2@sha256:" in log
+    assert '+AISHIELD_BACKEND_IMAGE="registry-auth:5001/aishield/backend:v2@sha256:' in log
     masked = host.file(f"{ROOT}/current/env.masked")
-    assert "POSTGRES_PASSWORD='********'" in masked.content_string and masked.mode == 0o640
+    assert 'POSTGRES_PASSWORD="********"' in masked.content_string and masked.mode == 0o640
     for secret in ("molecule-pg-Zq81Lw0", "molecule-secret-key-5tR2pB", "molecule-admin-Hn4c7"):
         assert secret not in log
     # Check mode wrote no release: only v1 and v2 (from converge) exist.
@@ -91,3 +91,25 @@ def test_audit_log_tells_the_story(host):
     assert story == [("deploy", "started", "v1"), ("switch", None, "v1"), ("deploy", "good", "v1"),
                      ("deploy", "started", "v2"), ("switch", None, "v2"), ("deploy", "good", "v2")], story
     assert set(lines[-1]["phases"]) == {"preflight", "pull", "backup", "migrate", "switch", "smoke"}
+
+
+def test_images_came_from_the_login_registry_and_no_credential_stayed_on_disk(host):
+    """The pulls used the registry login the deploy was given; it was sent per pull, never written down."""
+    login = json.loads((Path(os.environ.get("TESTBED_STATE", "/var/tmp/aishield-testbed")) / "registry-auth.json").read_text())
+    release = json.loads(host.file(f"{ROOT}/current/release.json").content_string)
+    assert all(ref.startswith("registry-auth:5001/") for ref in release["images"].values()), release["images"]
+    # Every small file on the host where a login could land: the docker configs, the release tree, temp dirs.
+    found = host.check_output("find /root /opt/aishield /tmp /etc/docker -xdev -type f -size -1024k 2>/dev/null || true")
+    paths = [p for p in found.splitlines() if p.strip()]
+    assert paths, "nothing to search: the find failed"
+    leaked = []
+    for path in paths:
+        try:
+            content = host.file(path).content
+        except RuntimeError:
+            # Gone between the find and the read (runc's /tmp/runc-process* of a docker exec): no file, no leak.
+            assert not host.file(path).exists, f"{path} exists but cannot be read"
+            continue
+        if login["password"].encode() in content:
+            leaked.append(path)
+    assert not leaked, f"the registry password was left in {leaked}"

@@ -138,7 +138,7 @@ def test_check_mode_predicted_v2_and_changed_nothing():
                                 r'Services to recreate: ([a-z, ]+)\."', out, re.M))
     assert predicted == {DB: "none", APP1: "backend, worker", APP2: "backend, worker"}, predicted
     # The masked .env diff shows the new backend image and no secret.
-    assert "+AISHIELD_BACKEND_IMAGE='registry:5000/aishield/backend:v2@sha256:" in out
+    assert '+AISHIELD_BACKEND_IMAGE="registry:5000/aishield/backend:v2@sha256:' in out
     assert "molecule-pg-Zq81Lw0" not in out and "molecule-secret-key-5tR2pB" not in out
     # What the prediction said is what happened: app1 (never disturbed) had exactly those two replaced, the db host none.
     now = dict(line.split() for line in _containers(APP1))
@@ -151,3 +151,16 @@ def _containers(host):
     """Sorted "<service> <container id>" lines of the host's compose project, as fleet_state.yml records them."""
     return sorted(_exec(host, "docker", "ps", "--filter", "label=com.docker.compose.project=aishield", "--format",
                         "{{.Label \"com.docker.compose.service\"}} {{.ID}}").splitlines())
+
+
+def test_the_published_redis_asks_for_its_password():
+    """The db host publishes Redis to the app hosts: without the vaulted password it answers NOAUTH."""
+    assert "NOAUTH" in _exec(DB, "docker", "exec", "aishield-redis-1", "redis-cli", "ping")
+    args = _exec(DB, "docker", "top", "aishield-redis-1", "-o", "pid,args")
+    assert "molecule-redis-Kp3x9" not in args and "redis-server" in args, args
+    # The app hosts' worker reached it with the password: its scans got done (the smoke test ran one per host).
+    for host in APPS:
+        worker = _exec(host, "docker", "ps", "-q", "--filter", "label=com.docker.compose.service=worker").split()
+        assert len(worker) == 1, (host, worker)
+        env = _exec(host, "docker", "inspect", worker[0], "--format", "{{range .Config.Env}}{{println .}}{{end}}")
+        assert "REDIS_URL=redis://:molecule-redis-Kp3x9@" in env

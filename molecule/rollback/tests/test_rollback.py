@@ -86,7 +86,7 @@ def test_full_rollback_restored_the_backup_and_says_what_was_lost(host):
     assert full["backup"] == v5["backup"]["key"] and "is lost" in full["data_loss"]
     assert v5["status"] == "rolled_back"
     # v1 serves again, and its smoke test passed in the run.
-    assert "5/5 endpoints healthy" in run["output"]
+    assert "7/7 endpoints healthy" in run["output"]
     health = json.loads(host.check_output("curl -sS -m 5 http://127.0.0.1:8000/api/v1/health"))
     assert health["version"] == "v1" and health["database"] == "ok"
     assert host.file(f"{ROOT}/current").linked_to.endswith("-v1")
@@ -95,7 +95,8 @@ def test_full_rollback_restored_the_backup_and_says_what_was_lost(host):
 def test_retention_kept_the_rollback_targets(host):
     names = host.check_output(f"ls {ROOT}/releases").split()
     versions = sorted(name.split("-", 1)[1] for name in names)
-    # keep 3 (v3, v4, v5) plus v1, the release before the current one when v5 was deployed; v2 went.
+    # keep 4, the protected ones counted: v5 (current when it was deployed), v1 (its rollback target, older
+    # than v2), then the newest others, v4 and v3; v2 went.
     assert versions == ["v1", "v3", "v4", "v5"], versions
     backup = _records(host)["v5"]["backup"]
     s3 = boto3.client("s3", endpoint_url="http://127.0.0.1:9000", region_name="us-east-1",
@@ -121,3 +122,31 @@ def test_status_page_and_chat_told_the_story_of_v3(host):
     assert hooks[0].startswith("Deploying") and "failed" in hooks[1] and hooks[2].startswith("Rolled back"), hooks
     for body in (json.dumps(r) for r in received):
         assert "molecule-admin-Hn4c7" not in body and "molecule-pg-Zq81Lw0" not in body
+
+
+def _incident_changes(release_id):
+    received = []
+    for _attempt in range(10):  # bounded: the receiver answers at once
+        with urllib.request.urlopen("http://127.0.0.1:9080/_received", timeout=5) as response:
+            received = json.loads(response.read())
+        if received:
+            break
+        time.sleep(0.5)
+    return [r["body"]["incident"] for r in received
+            if "/pages/molecule-rollback/incidents" in r["path"] and r["body"] and release_id in json.dumps(r["body"])]
+
+
+def test_every_incident_ends_resolved(host):
+    """No path leaves the status page saying the site is down once service is confirmed."""
+    records = _records(host)
+    # v4 failed in its migration, before the switch: v1 never stopped serving, so its incident closes at once
+    # and the component is operational again.
+    v4 = _incident_changes(records["v4"]["release_id"])
+    assert v4 and v4[0]["status"] == "investigating" and v4[-1]["status"] == "resolved", v4
+    assert [c["components"] for c in v4 if "components" in c][-1] == {"cmp-api": "operational"}, v4
+    # v3 failed its smoke test after the switch and was rolled back automatically: resolved, operational.
+    v3 = _incident_changes(records["v3"]["release_id"])
+    assert v3[-1]["status"] == "resolved" and [c["components"] for c in v3 if "components" in c][-1] == {"cmp-api": "operational"}
+    # v5 was rolled back by hand (full): resolved once the rolled-back release passed its smoke test.
+    v5 = _incident_changes(records["v5"]["release_id"])
+    assert v5 and v5[-1]["status"] == "resolved", v5

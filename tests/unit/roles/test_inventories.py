@@ -115,8 +115,8 @@ def test_example_secrets_decrypt_to_placeholders(env):
                 "-m", "ansible.builtin.debug", "-a", f"msg={expr}")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     values = json.loads(proc.stdout.split("=>", 1)[1])["msg"]
-    assert len(values) == 6 and all("CHANGE-ME" in value for value in values), values
+    assert len(values) == 7 and all("CHANGE-ME" in value for value in values), values
     assert sorted(_inventory(env)["_meta"]["hostvars"][host]["aishield_secrets"]) == [
-        "ADMIN_PASSWORD", "POSTGRES_PASSWORD", "SECRET_KEY"]
+        "ADMIN_PASSWORD", "POSTGRES_PASSWORD", "REDIS_PASSWORD", "SECRET_KEY"]
     # POSTGRES_PASSWORD goes into DATABASE_URL: compose_deploy accepts only URL-safe characters.
     assert re.match(r"^[A-Za-z0-9._~-]+$", values[0]), values[0]

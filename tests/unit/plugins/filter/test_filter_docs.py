@@ -15,13 +15,17 @@ import pytest
 import yaml
 
 FILTER_DIR = Path(__file__).resolve().parents[4] / 'plugins' / 'filter'
-TOPICS = ('alembic', 'backup', 'health', 'image', 'release')
+TOPICS = ('alembic', 'backup', 'fleet', 'health', 'image', 'publish', 'release', 'tls')
 EXPECTED = {
     'alembic': {'alembic_heads', 'alembic_compare', 'alembic_rollback_check'},
     'backup': {'backup_key', 'gfs_retention'},
+    'fleet': {'fleet_lb_backends', 'fleet_digest_refs'},
     'health': {'health_summary'},
     'image': {'image_ref', 'image_pin'},
-    'release': {'release_id', 'release_id_parse', 'phase_durations'},
+    'publish': {'publish_plan', 'publish_refs', 'publish_unreachable', 'publish_pushes', 'publish_digests', 'publish_result',
+                'publish_report_lines'},
+    'release': {'release_id', 'release_id_parse', 'phase_durations', 'deploy_input_errors'},
+    'tls': {'tls_ca_file', 'tls_check'},
 }
 
 

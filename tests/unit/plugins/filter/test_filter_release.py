@@ -16,6 +16,7 @@ from ansible.errors import AnsibleFilterError
 
 from ansible_collections.aishield.ops.plugins.filter.release import (
     FilterModule,
+    deploy_input_errors,
     release_id,
     phase_durations,
     release_id_parse,
@@ -26,7 +27,7 @@ UTC = datetime.timezone.utc
 
 def test_filter_module_exports():
     assert FilterModule().filters() == {'release_id': release_id, 'release_id_parse': release_id_parse,
-                                        'phase_durations': phase_durations}
+                                        'phase_durations': phase_durations, 'deploy_input_errors': deploy_input_errors}
 
 
 @pytest.mark.parametrize('version, when, expected', [
@@ -138,3 +139,49 @@ def test_phase_durations_add_up_a_repeated_phase_and_never_go_negative():
 def test_phase_durations_reject_malformed_marks(marks):
     with pytest.raises(AnsibleFilterError, match='phase mark'):
         phase_durations(marks)
+
+
+GOOD = dict(images={'backend': 'registry.example.com/a/backend:v2', 'db': 'registry.example.com/a/postgres:15'},
+            image_keys=['backend', 'db'], services=['db', 'backend'], database='db',
+            data_address='', secrets={'POSTGRES_PASSWORD': 'pw-1.ok', 'SECRET_KEY': 's3cret'},
+            required_secrets=['POSTGRES_PASSWORD', 'SECRET_KEY'], url_safe_secrets=['POSTGRES_PASSWORD'])
+
+
+def test_deploy_input_errors_accepts_good_input():
+    assert deploy_input_errors('v2', **GOOD) == []
+
+
+@pytest.mark.parametrize('version, changes, expected', [
+    ('v2 beta!', {}, ['compose_deploy_version must be a label', 'aishield_version']),
+    ({'major': 2}, {}, ['compose_deploy_version must be a label']),
+    ('', {}, ['compose_deploy_version must be a label']),
+    ('v2', {'images': 'backend:v2'}, ['compose_deploy_images must map each image key']),
+    ('v2', {'images': {'backend': 'UPPER/Case::x', 'db': 'x/y:1'}}, ['compose_deploy_images.backend', 'UPPER/Case::x']),
+    ('v2', {'images': {'backend': 'x/y:1'}}, ['compose_deploy_images.db is missing']),
+    ('v2', {'services': []}, ['runs no service', 'compose_deploy_fleet_role']),
+    ('v2', {'services': ['backend']}, ['database service db', 'compose_deploy_data_address']),
+    ('v2', {'services': ['backend'], 'database': ''}, []),
+    ('v2', {'secrets': {'POSTGRES_PASSWORD': 'pw'}}, ['compose_deploy_secrets.SECRET_KEY is missing', 'ansible-vault']),
+    ('v2', {'secrets': {'POSTGRES_PASSWORD': 'p@ss/word', 'SECRET_KEY': 'x'}}, ['POSTGRES_PASSWORD may only hold']),
+])
+def test_deploy_input_errors_name_the_variable(version, changes, expected):
+    errors = deploy_input_errors(version, **dict(GOOD, **changes))
+    if not expected:  # a stack without a database service needs no data address
+        assert errors == []
+        return
+    assert len(errors) == 1, errors
+    for text in expected:
+        assert text in errors[0]
+
+
+def test_deploy_input_errors_reports_every_problem_at_once():
+    inputs = dict(GOOD)
+    inputs.update(secrets={}, services=[])
+    errors = deploy_input_errors('bad label', **inputs)
+    assert len(errors) == 4, errors
+
+
+def test_a_fleet_app_host_needs_the_data_address_only_without_db():
+    inputs = dict(GOOD)
+    inputs.update(services=['backend'], data_address='10.0.0.5')
+    assert deploy_input_errors('v2', **inputs) == []

@@ -137,9 +137,9 @@ def deploy_input_errors(version, images=None, image_keys=None, services=None, da
                           '(ansible-vault encrypt_string).' % name)
     for name in url_safe_secrets:
         if secrets.get(name) not in (None, '') and not _URL_SAFE_RE.match(str(secrets[name])):
-            errors.append('compose_deploy_secrets.%s may only hold letters, digits and . _ ~ - because compose.yml puts '
-                          'it into DATABASE_URL; generate one with ansible.builtin.password chars=ascii_letters,digits.'
-                          % name)
+            errors.append('compose_deploy_secrets.%s may only hold letters, digits and . _ ~ - because the stack puts '
+                          'it into a URL (its url_safe_secrets); generate one with ansible.builtin.password '
+                          'chars=ascii_letters,digits.' % name)
     return errors
 
 

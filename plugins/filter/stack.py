@@ -18,7 +18,7 @@ import yaml
 from ansible.errors import AnsibleFilterError
 from ansible.utils.display import Display
 
-from ansible_collections.aishield.ops.plugins.module_utils._stack import build_plan
+from ansible_collections.aishield.ops.plugins.module_utils._stack import build_plan, check_fleet_documents
 
 _display = Display()
 
@@ -50,41 +50,57 @@ def _apply_legacy(stack, legacy):
     return stack
 
 
-def stack_plan(stack, contents, images=None, host_services=None, fleet_role='', legacy=None, var='compose_deploy_stack'):
-    """Check `stack` against the text of its compose files (`contents`, in the order of stack.compose_files) and
-    `images`; return the plan and its errors."""
+def _parse(paths, contents, var, where):
+    """[{name, content}] and the parsed documents of compose file texts, with YAML errors."""
     if not isinstance(contents, list) or not all(isinstance(text, str) for text in contents):
-        raise AnsibleFilterError('stack_plan expects the compose files\' text as a list of strings; got %r' % (contents,))
-    paths = (stack.get('compose_files') if isinstance(stack, dict) else None) or []
+        raise AnsibleFilterError('stack_plan expects the %s\' text as a list of strings; got %r' % (where, contents))
     if not isinstance(paths, list) or len(paths) != len(contents):
-        raise AnsibleFilterError('stack_plan: %d compose file texts for compose_files %r' % (len(contents), paths))
-    compose_files = [{'name': str(path), 'content': text} for path, text in zip(paths, contents)]
-    documents, errors = [], []
-    for item in compose_files:
+        raise AnsibleFilterError('stack_plan: %d %s texts for %r' % (len(contents), where, paths))
+    files, documents, errors = [], [], []
+    for path, text in zip(paths, contents):
+        files.append({'name': str(path), 'content': text})
         try:
-            documents.append(yaml.safe_load(item['content']) or {})
+            documents.append(yaml.safe_load(text) or {})
         except yaml.YAMLError as exc:
-            errors.append('%s.compose_files: %s is not YAML: %s.' % (var, item['name'], str(exc).replace('\n', ' ')))
+            errors.append('%s.%s: %s is not YAML: %s.' % (var, where, path, str(exc).replace('\n', ' ')))
+    return files, documents, errors
+
+
+def stack_plan(stack, contents, images=None, host_services=None, fleet_role='', legacy=None, var='compose_deploy_stack',
+               fleet_contents=None):
+    """Check `stack` against the text of its compose files (`contents`, in the order of stack.compose_files) and
+    `images`; return the plan and its errors. `fleet_contents`: the text of stack.fleet.compose_files."""
+    paths = (stack.get('compose_files') if isinstance(stack, dict) else None) or []
+    compose_files, documents, errors = _parse(paths, contents, var, 'compose_files')
+    fleet = (stack.get('fleet') if isinstance(stack, dict) else None) or {}
+    fleet_paths = (fleet.get('compose_files') if isinstance(fleet, dict) else None) or []
+    fleet_files, fleet_documents, fleet_errors = _parse(fleet_paths if isinstance(fleet_paths, list) else [],
+                                                        list(fleet_contents or []), var, 'fleet.compose_files')
     if isinstance(stack, dict):
         stack = _apply_legacy(stack, legacy)
     plan = build_plan(stack, documents, images=images, host_services=host_services, fleet_role=fleet_role, var=var)
-    names = [os.path.basename(item['name']) for item in compose_files]
+    names = [os.path.basename(item['name']) for item in compose_files + fleet_files]
     if len(set(names)) != len(names):
-        errors.append('%s.compose_files: two files share a name (%s); each is copied into the release by its name.'
-                      % (var, ', '.join(names)))
+        errors.append('%s.compose_files and fleet.compose_files: two files share a name (%s); each is copied into the '
+                      'release by its name.' % (var, ', '.join(names)))
+    fleet_names = names[len(compose_files):]
+    errors += fleet_errors + check_fleet_documents(fleet_documents, fleet_names, plan['services'], var=var)
     plan['compose_files'] = [{'name': name, 'content': item['content']} for name, item in zip(names, compose_files)]
+    plan['fleet']['compose_files'] = [{'name': name, 'content': item['content']} for name, item in zip(fleet_names, fleet_files)]
     plan['errors'] = errors + plan['errors']
     return plan
 
 
 def stack_parts(stack, fallback=None):
-    """The database service (service, user, name), the writers (web and worker services), the first web service's
-    health path and the service that migrates of a stack description, read without its compose files (restore, maintenance and the other playbooks
-    that do not deploy); `fallback` when it is empty."""
+    """What the playbooks that do not deploy (restore, maintenance, a fleet's check) read of a stack description,
+    without its compose files: the database service (service, user, name), the writers (web and worker services),
+    the first web service's health path, the service that migrates and the secrets a fleet needs
+    (fleet.required_secrets); `fallback` when the description is empty."""
     fallback = dict(fallback or {})
     if not stack:
         return {'database': fallback.get('database'), 'writers': list(fallback.get('writers') or []),
-                'health_path': fallback.get('health_path', '/health'), 'migrate_service': fallback.get('migrate_service')}
+                'health_path': fallback.get('health_path', '/health'), 'migrate_service': fallback.get('migrate_service'),
+                'fleet_required_secrets': list(fallback.get('fleet_required_secrets') or [])}
     if not isinstance(stack, dict) or not isinstance(stack.get('services'), dict):
         raise AnsibleFilterError('aishield_stack must be a mapping with services (README, "Deploy your own stack"); got %r' % (stack,))
     database, writers, health_path, migrate_service = None, [], None, None
@@ -98,8 +114,9 @@ def stack_parts(stack, fallback=None):
             writers.append(name)
         if role == 'web' and health_path is None:
             health_path = spec.get('health_path', '/health')
+    fleet = stack.get('fleet') if isinstance(stack.get('fleet'), dict) else {}
     return {'database': database, 'writers': writers, 'health_path': health_path or '/health',
-            'migrate_service': migrate_service}
+            'migrate_service': migrate_service, 'fleet_required_secrets': list(fleet.get('required_secrets') or [])}
 
 
 class FilterModule:

@@ -14,7 +14,10 @@ A description names the compose files, and for each service the part it plays:
 - ``plain``: anything else (a proxy, a static frontend); recreated when its configuration changes.
 
 A service may carry the migration (``migrate: true``, or ``migrate: {command: [...]}``) and may run another
-service's image (``image: <key>``). Every problem is reported at once, each naming the variable and the fix.
+service's image (``image: <key>``). ``env`` adds non-secret ``.env`` variables the compose files read,
+``url_safe_secrets`` names the secrets that go into URLs, and ``fleet`` gives what a multi-host fleet's db host
+adds: the compose files that publish its data services and the secrets those need. Every problem is reported at
+once, each naming the variable and the fix.
 """
 
 from __future__ import annotations
@@ -23,7 +26,8 @@ import re
 
 ROLES = ('web', 'worker', 'database', 'data', 'plain')
 SERVICE_KEYS = {'role', 'image', 'port', 'health_path', 'migrate', 'user', 'name'}
-STACK_KEYS = {'compose_files', 'services', 'image_variables', 'smoke'}
+STACK_KEYS = {'compose_files', 'services', 'image_variables', 'smoke', 'env', 'url_safe_secrets', 'fleet'}
+FLEET_KEYS = {'compose_files', 'required_secrets'}
 CHECK_EXPECTATIONS = ('status', 'expect', 'json_checks', 'body_contains', 'max_latency_ms')
 _ENV_NAME = re.compile(r'^[A-Za-z_][A-Za-z0-9_]*$')
 _SERVICE_NAME = re.compile(r'^[a-zA-Z0-9][a-zA-Z0-9_.-]*$')
@@ -93,7 +97,8 @@ def build_plan(stack, compose_documents, images=None, host_services=None, fleet_
     errors = []
     plan = {'services': [], 'host_services': [], 'roll': [], 'workers': [], 'data': [], 'plain': [], 'web': {},
             'database': None, 'migrate': None, 'image_of': {}, 'pins': {}, 'image_variables': {}, 'pull': [],
-            'smoke': {}, 'errors': errors}
+            'smoke': {}, 'env': {}, 'url_safe_secrets': [], 'fleet': {'compose_files': [], 'required_secrets': []},
+            'errors': errors}
     if not isinstance(stack, dict):
         errors.append('%s must be a mapping with compose_files and services; got %r.' % (var, stack))
         return plan
@@ -221,7 +226,54 @@ def build_plan(stack, compose_documents, images=None, host_services=None, fleet_
         # A check names a path on the stack's HTTP address, or a full URL.
         plan['smoke']['checks'] = [dict((('url' if k == 'path' else k), v) for k, v in check.items())
                                    if isinstance(check, dict) else check for check in plan['smoke']['checks']]
+    _check_settings(stack, plan, var, errors)
     for name in plan['services']:
         if not _SERVICE_NAME.match(name):
             errors.append('%s: service name %r is not a Compose service name.' % (var, name))
     return plan
+
+
+def _check_settings(stack, plan, var, errors):
+    """The description's .env variables, URL-safe secrets and fleet settings, into the plan."""
+    env = stack.get('env') or {}
+    if not isinstance(env, dict) or any(not isinstance(k, str) or not _ENV_NAME.match(k) for k in env):
+        errors.append('%s.env must map .env variable names to values (non-secret; secrets go in aishield_secrets); got %r.'
+                      % (var, env))
+    else:
+        for name, value in env.items():
+            if isinstance(value, (dict, list)) or value is None:
+                errors.append('%s.env.%s must be a string or a number; got %r.' % (var, name, value))
+            else:
+                plan['env'][name] = str(value).lower() if isinstance(value, bool) else str(value)
+    url_safe = stack.get('url_safe_secrets', [])
+    if not isinstance(url_safe, list) or any(not isinstance(v, str) or not _ENV_NAME.match(v) for v in url_safe):
+        errors.append('%s.url_safe_secrets must list secret names (those that go into a URL); got %r.' % (var, url_safe))
+    else:
+        plan['url_safe_secrets'] = list(url_safe)
+    fleet = stack.get('fleet') or {}
+    if not isinstance(fleet, dict):
+        errors.append('%s.fleet must be a mapping (compose_files, required_secrets); got %r.' % (var, fleet))
+        return
+    extra = sorted(set(fleet) - FLEET_KEYS)
+    if extra:
+        errors.append('%s.fleet has unknown keys %s; known: %s.' % (var, ', '.join(extra), ', '.join(sorted(FLEET_KEYS))))
+    files = fleet.get('compose_files', [])
+    if not isinstance(files, list) or (files and not _is_list_of_str(files)):
+        errors.append('%s.fleet.compose_files must list the compose files a fleet\'s db host adds (paths on the '
+                      'controller); got %r.' % (var, files))
+    required = fleet.get('required_secrets', [])
+    if not isinstance(required, list) or any(not isinstance(v, str) or not _ENV_NAME.match(v) for v in required):
+        errors.append('%s.fleet.required_secrets must list secret names; got %r.' % (var, required))
+    else:
+        plan['fleet']['required_secrets'] = list(required)
+
+
+def check_fleet_documents(documents, names, services, var='compose_deploy_stack'):
+    """Errors for fleet compose files (parsed ``documents`` named ``names``) that name services the stack lacks."""
+    errors = []
+    for name, document in zip(names, documents):
+        for service in compose_services([document]):
+            if service not in services:
+                errors.append('%s.fleet.compose_files: %s names service %s, which the stack\'s compose files do not define '
+                              '(they define %s).' % (var, name, service, ', '.join(services) or 'none'))
+    return errors

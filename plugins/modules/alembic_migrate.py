@@ -53,9 +53,9 @@ options:
     type: path
     required: true
   service:
-    description: The service whose image carries the migrations.
+    description: The service whose image carries the migrations (the stack's C(migrate) service).
     type: str
-    default: backend
+    required: true
   command:
     description:
       - The team's own migration command, run in the container instead of Alembic's upgrade (for example
@@ -149,7 +149,7 @@ def main():
         argument_spec=dict(
             project=dict(type='str', required=True),
             release_dir=dict(type='path', required=True),
-            service=dict(type='str', default='backend'),
+            service=dict(type='str', required=True),
             command=dict(type='list', elements='str'),
             alembic_config=dict(type='str', default='alembic.ini'),
             python=dict(type='str', default='python3'),

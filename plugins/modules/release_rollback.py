@@ -79,16 +79,17 @@ options:
       - The Compose service of the database.
       - This and the service options below are the fallback for a target recorded without C(stack) (before 0.3.0); a
         target's recorded C(stack) (M(aishield.ops.release_prepare)) wins, so a rollback needs no inventory.
+      - Empty, or a recorded stack without a database service, means no database, so no schema is checked or put back.
     type: str
-    default: db
+    default: ''
   db_user:
-    description: The database role, for C(psql) in the database container.
+    description: The database role, for C(psql) in the database container (with O(db_service)).
     type: str
-    default: aishield
+    default: ''
   db_name:
-    description: The database.
+    description: The database (with O(db_service)).
     type: str
-    default: aishield
+    default: ''
   strategy:
     description: How to switch, as for a deploy.
     type: str
@@ -257,6 +258,8 @@ class Rollback:
 
     def revision(self):
         p = self.p
+        if not p['db_service']:
+            return []  # a stack without a database: no schema to check or put back
         if not SERVICE_RE.match(p['db_service']) or not rel.valid_name(p['db_user']) or not rel.valid_name(p['db_name']):
             self.fail('db_service, db_user and db_name must be plain names; got %r, %r, %r'
                       % (p['db_service'], p['db_user'], p['db_name']))
@@ -279,6 +282,8 @@ class Rollback:
         for key, option in (('service', 'db_service'), ('user', 'db_user'), ('name', 'db_name')):
             if database.get(key):
                 p[option] = database[key]
+        if stack and not database:
+            p['db_service'] = ''  # recorded without a database service
         migrate = (stack.get('migrate') or {}).get('service') or (p['roll'][0] if p['roll'] else '')
         self.result['stack'] = {'recorded': bool(stack), 'services': p['services'], 'roll': p['roll'], 'workers': p['workers'],
                                 'data_services': p['data_services'], 'db_service': p['db_service'], 'db_user': p['db_user'],
@@ -373,9 +378,9 @@ def main():
         plan_only=dict(type='bool', default=False),
         database_done=dict(type='bool', default=False),
         data_loss=dict(type='str', default=''),
-        db_service=dict(type='str', default='db'),
-        db_user=dict(type='str', default='aishield'),
-        db_name=dict(type='str', default='aishield'),
+        db_service=dict(type='str', default=''),
+        db_user=dict(type='str', default=''),
+        db_name=dict(type='str', default=''),
     )
     spec['reason']['default'] = 'manual rollback'
     module = AnsibleModule(argument_spec=spec, supports_check_mode=True)

@@ -55,6 +55,31 @@ def bars_plot(data, path):
     plt.close(fig)
 
 
+BACKUP_VARIANTS = (('a_runbook', None, '(a) runbook:\ndump, then upload'), ('b_limit', 'b_wall_s', '(b) pg_dump alone'),
+                   ('b2_transport', 'b2_wall_s', '(b2) transport floor'), ('c_module', 'c_wall_s', '(c) pg_backup\nstreaming'))
+
+
+def backup_plot(backup, path):
+    """One backup of the same database by each variant: median wall time (bar) and every round (dots)."""
+    fig, axis = plt.subplots(figsize=(7, 3.6))
+    variants = [v for v in BACKUP_VARIANTS if v[0] in backup]
+    medians = [backup[key].get('median_wall_s', backup[key]['wall_s']) for key, _rounds, _label in variants]
+    axis.bar(range(len(variants)), medians, color='tab:blue', alpha=0.6)
+    for index, (key, rounds, _label) in enumerate(variants):
+        walls = backup.get('rounds', {}).get(rounds) or [backup[key]['wall_s']]
+        axis.scatter([index] * len(walls), walls, color='black', s=10, zorder=3)
+        disk = backup[key].get('peak_disk_mib') or 0
+        axis.text(index, medians[index] / 2, '%.0f MiB disk' % disk if disk else 'no disk', ha='center', fontsize=7)
+    axis.set_xticks(range(len(variants)), [label for _key, _rounds, label in variants], fontsize=8)
+    database = backup.get('database', {})
+    axis.set_ylabel('wall time, s\n(bar: median, dots: rounds)', fontsize=8)
+    axis.set_title('Backup of a %.2f GiB database (%s rows)' % (database.get('gib', 0), database.get('rows', '?')),
+                   fontsize=9, loc='left')
+    fig.tight_layout()
+    fig.savefig(str(path), dpi=110, bbox_inches='tight')
+    plt.close(fig)
+
+
 PHASES = ('preflight', 'pull', 'backup', 'migrate', 'switch', 'smoke')
 
 
@@ -129,7 +154,10 @@ def main():
         lines += ['| %s | %.3f |' % (name, seconds) for name, seconds in cost['seconds_per_task'].items()]
     backup = results / 'backup.json'
     if backup.exists() and not args.quick:
-        lines += ['', '## Backup (tests/bench/backup_bench.py, results/backup.json)', '', json.loads(backup.read_text()).get('table', '')]
+        backup_data = json.loads(backup.read_text())
+        backup_plot(backup_data, results / 'backup-time.png')
+        lines += ['', '## Backup (tests/bench/backup_bench.py, results/backup.json)', '', backup_data.get('table', ''),
+                  '', '![backup time](backup-time.png)']
     fleet = results / 'fleet.json'
     if fleet.exists() and not args.quick:
         fleet_data = json.loads(fleet.read_text())

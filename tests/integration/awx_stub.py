@@ -12,6 +12,9 @@ What it implements, as awx.awx 24.6.1's controller_api.py calls it:
   * /<obj>/survey_spec/ (GET, POST, DELETE), association lists (credentials, success_nodes, ...:
     GET; POST {id} or {id, disassociate: true} -> 204), /workflow_job_template_nodes/<id>/create_approval_template/
   * /api/v2/unified_job_templates/ searched across the template types by name and type.
+  * a project created with an SCM URL starts its first sync, as AWX does: summary_fields.current_update
+    names a project update that reads pending, running, then successful on successive GETs.
+  * /api/v2/schedules/ like any other object type.
 Every request is logged, so tests can tell reads from writes. It answers on 127.0.0.1 only.
 """
 
@@ -28,7 +31,10 @@ SINGULAR = {
     'credentials': 'credential', 'job_templates': 'job_template', 'workflow_job_templates': 'workflow_job_template',
     'workflow_job_template_nodes': 'workflow_job_template_node', 'workflow_approval_templates': 'workflow_approval_template',
     'labels': 'label', 'instance_groups': 'instance_group', 'notification_templates': 'notification_template',
+    'schedules': 'schedule', 'project_updates': 'project_update',
 }
+# What a project update reads on successive GETs.
+UPDATE_STATES = ('pending', 'running', 'successful')
 UNIFIED = ('job_templates', 'workflow_job_templates', 'projects', 'inventory_sources', 'workflow_approval_templates')
 SUBLISTS = ('credentials', 'labels', 'instance_groups', 'success_nodes', 'failure_nodes', 'always_nodes',
             'notification_templates_started', 'notification_templates_success', 'notification_templates_error',
@@ -36,7 +42,8 @@ SUBLISTS = ('credentials', 'labels', 'instance_groups', 'success_nodes', 'failur
 
 
 class AwxState(object):
-    def __init__(self):
+    def __init__(self, sync_result='successful'):
+        self.sync_result = sync_result
         self.lock = threading.Lock()
         self.objects = {kind: {} for kind in SINGULAR}
         self.surveys = {}
@@ -50,10 +57,26 @@ class AwxState(object):
         url = '/api/v2/%s/%d/' % (kind, oid)
         obj = dict(fields, id=oid, url=url, type=SINGULAR[kind], summary_fields={},
                    related={sub: url + sub + '/' for sub in ('survey_spec',) + SUBLISTS})
+        self.objects[kind][oid] = obj
         if kind == 'projects':
             obj.setdefault('scm_revision', '')
-        self.objects[kind][oid] = obj
+            if fields.get('scm_url'):
+                update = self.create('project_updates', {'project': oid, 'status': 'pending', 'finished': None,
+                                                         'failed': False, 'polls': 0})
+                obj['summary_fields'] = {'current_update': {'id': update['id'], 'status': 'pending'}}
         return obj
+
+    def poll(self, update):
+        """A project update moves on one state per read, and is finished once successful."""
+        update['polls'] += 1
+        update['status'] = UPDATE_STATES[min(update['polls'], len(UPDATE_STATES) - 1)]
+        if update['status'] == 'successful':
+            update['status'] = self.sync_result
+            update['failed'] = self.sync_result != 'successful'
+            update['finished'] = '2026-01-01T00:00:00Z'
+            if not update['failed']:
+                self.objects['projects'][update['project']]['scm_revision'] = 'a' * 40
+        return update
 
     def find(self, kind, query):
         pool = [o for k in (UNIFIED if kind == 'unified_job_templates' else (kind,)) for o in self.objects[k].values()]
@@ -113,7 +136,7 @@ class _Handler(BaseHTTPRequestHandler):
                 return self._reply(404, {'detail': 'no %s %s' % (kind, rest[0])})
             if len(rest) == 1:
                 if self.command == 'GET':
-                    return self._reply(200, obj)
+                    return self._reply(200, state.poll(obj) if kind == 'project_updates' else obj)
                 if self.command == 'PATCH':
                     obj.update(body)
                     return self._reply(200, obj)
@@ -155,10 +178,10 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 class AwxStub(object):
-    """Context manager: AwxStub() as stub -> stub.url, stub.state."""
+    """Context manager: AwxStub() as stub -> stub.url, stub.state. sync_result: how project syncs end."""
 
-    def __init__(self):
-        self.state = AwxState()
+    def __init__(self, sync_result='successful'):
+        self.state = AwxState(sync_result)
         handler = type('AwxHandler', (_Handler,), {'state': self.state})
         self.server = ThreadingHTTPServer(('127.0.0.1', 0), handler)
         self.server.daemon_threads = True

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from dateutil.rrule import rrulestr
 
 from awx_stub import AwxStub
 
@@ -40,14 +41,14 @@ def _load(name):
     return yaml.load((REPO / 'awx' / name).read_text(), Loader=Loader)  # nosec - SafeLoader subclass
 
 
-def _configure(stub, token, *args, secret=None):
+def _configure(stub, token, *args, secret=None, succeed=True):
     env = dict(os.environ, CONTROLLER_HOST=stub.url, CONTROLLER_OAUTH_TOKEN=token, ANSIBLE_CONFIG=str(REPO / 'ansible.cfg'),
                ANSIBLE_STDOUT_CALLBACK='ansible.posix.json', ANSIBLE_NOCOLOR='1', PATH='%s:%s' % (BIN, os.environ['PATH']))
     proc = subprocess.run([str(BIN / 'ansible-playbook'), 'playbooks/awx_configure.yml', *args], cwd=REPO, env=env,
                           capture_output=True, text=True, timeout=600, check=False)
     for value in (token, secret):
         assert not value or value not in proc.stdout + proc.stderr, 'a secret was printed'
-    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
+    assert (proc.returncode == 0) == succeed, proc.stdout[-4000:] + proc.stderr[-2000:]
     # The JSON callback's document, followed by the profile_tasks recap ansible.cfg enables.
     data = json.JSONDecoder().raw_decode(proc.stdout[proc.stdout.index('{'):])[0]
     return {task['task']['name']: task['hosts']['localhost'] for task in data['plays'][0]['tasks']}
@@ -81,6 +82,14 @@ def test_configure_creates_every_object_then_check_mode_predicts_one_survey_chan
 
         objects = state.objects
         assert [p['scm_url'] for p in objects['projects'].values()] == ['https://github.com/aishield/aishield.ops.git']
+        # The project's first sync was awaited to its end before any job template was created.
+        update = next(iter(objects['project_updates'].values()))
+        assert update['status'] == 'successful' and update['polls'] >= 2, update
+        paths = [(r['method'], r['path']) for r in state.requests]
+        last_poll = max(i for i, (m, path) in enumerate(paths) if path == '/api/v2/project_updates/%d/' % update['id'])
+        first_template = paths.index(('POST', '/api/v2/job_templates/'))
+        first_source = paths.index(('POST', '/api/v2/inventory_sources/'))
+        assert last_poll < first_source < first_template, paths
         source = next(iter(objects['inventory_sources'].values()))
         assert source['source'] == 'scm' and source['source_path'] == 'inventories/prod'
 
@@ -118,6 +127,22 @@ def test_configure_creates_every_object_then_check_mode_predicts_one_survey_chan
                 linked = state.links.get(('workflow_job_template_nodes', nodes[node['identifier']]['id'], kind), [])
                 assert sorted(by_id[i] for i in linked) == sorted(t['identifier'] for t in targets), (node['identifier'], kind)
 
+        # Schedules: each launches its template at the runbook's cadence.
+        schedules = {sc['name']: sc for sc in objects['schedules'].values()}
+        assert set(schedules) == {sc['name'] for sc in _load('schedules.yml')['aishield_awx_schedules']}
+        first_runs = {}
+        for item in _load('schedules.yml')['aishield_awx_schedules']:
+            posted = schedules[item['name']]
+            assert posted['unified_job_template'] == jts[item['template']]['id'] and posted['enabled'] is True
+            assert posted['rrule'].startswith('DTSTART;TZID=UTC:')
+            rule = rrulestr(posted['rrule'].replace(';TZID=UTC', '').replace(' RRULE:', '\nRRULE:'))
+            first_runs[item['template']] = [run.strftime('%a %d %H:%M') for run in rule[:3]]
+        assert first_runs['AI Shield maintenance daily'] == ['Thu 01 07:00', 'Fri 02 07:00', 'Sat 03 07:00']
+        assert first_runs['AI Shield maintenance weekly'] == ['Wed 07 06:00', 'Wed 14 06:00', 'Wed 21 06:00']
+        assert [r.month for r in rrulestr(schedules['AI Shield DR drill (quarterly, 1st, 04:00)']['rrule']
+                                          .replace(';TZID=UTC', '').replace(' RRULE:', '\nRRULE:'))[:4]] == [1, 4, 7, 10]
+        assert first_runs['AI Shield maintenance monthly'] == ['Thu 01 05:00', 'Sun 01 05:00', 'Sun 01 05:00']
+
         # Check mode with one survey default changed: that template alone would change, nothing is written.
         awx_copy = tmp_path / 'awx'
         shutil.copytree(REPO / 'awx', awx_copy, ignore=shutil.ignore_patterns('__pycache__'))
@@ -135,3 +160,14 @@ def test_configure_creates_every_object_then_check_mode_predicts_one_survey_chan
         assert _changed_items(results['Create the custom credential types']) == []
         assert not results['Create the credentials (secrets from the vault)'].get('changed')
         assert _changed_items(results['Create the release workflow']) == []
+        assert _changed_items(results["Schedule the runbook's cadences"]) == []
+
+
+def test_a_failed_project_sync_stops_before_any_job_template(tmp_path):
+    """A fresh controller whose first sync fails: the run fails at the project, and creates no template."""
+    token = 'tok-' + secrets.token_hex(12)
+    with AwxStub(sync_result='failed') as stub:
+        results = _configure(stub, token, succeed=False)
+        assert results['Create the project (this repository)'].get('failed'), results
+        assert 'Project update failed' in results['Create the project (this repository)'].get('msg', '')
+        assert not stub.state.objects['job_templates'] and not stub.state.objects['schedules']

@@ -212,3 +212,92 @@ def test_the_smoke_commands_exit_status_decides(notes):
     assert "non-zero return code" in out
     rc, out = deploy(notes, "v1", playbook="verify.yml")  # the inventory's own command passes
     assert rc == 0 and "3/3 endpoints healthy" in out, out[-3000:]
+
+
+# A stack without a database: a static site behind its proxy. No backup, no migration, no schema gate.
+SITE_COMPOSE = """\
+services:
+  site:
+    image: aishield/frontend:v1
+    restart: unless-stopped
+    healthcheck:
+      test: ["CMD", "curl", "-fsS", "-m", "2", "-o", "/dev/null", "http://127.0.0.1:3000/healthz"]
+      interval: 2s
+      timeout: 3s
+      retries: 5
+      start_period: 10s
+  edge:
+    image: aishield/proxy:v1
+    restart: unless-stopped
+    environment:
+      PROXY_UPSTREAM: site:3000
+      SITE_TITLE: ${SITE_TITLE:?the stack's env provides it}
+    ports:
+      - "${AISHIELD_BIND_ADDRESS:-127.0.0.1}:${AISHIELD_HTTP_PORT:?}:8000"
+"""
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    """An inventory of its own for a database-less stack, with a planted secret."""
+    tmp = tmp_path_factory.mktemp("site")
+    (tmp / "inventory" / "group_vars").mkdir(parents=True)
+    (tmp / "inventory" / "hosts.yml").write_text((REPO / "inventories/notes/hosts.yml").read_text())
+    (tmp / "compose.yml").write_text(SITE_COMPOSE)
+    planted = {"SITE_TOKEN": "stPLANT" + secrets.token_hex(10)}
+    project = "site-it-" + secrets.token_hex(3)
+    group_vars = {
+        "aishield_root": str(tmp / "root"), "aishield_project": project, "aishield_http_port": free_port(),
+        "aishield_stack": {
+            "compose_files": [str(tmp / "compose.yml")],
+            "services": {"site": {"role": "web", "port": 3000, "health_path": "/healthz"}, "edge": {"role": "plain"}},
+            "env": {"SITE_TITLE": "Static site"},
+            "smoke": {"checks": [{"name": "page", "path": "/", "body_contains": "Frontend {{ aishield_version }}."}]},
+        },
+        "aishield_images": {"site": "127.0.0.1:5000/aishield/frontend:{{ aishield_version }}",
+                            "edge": "127.0.0.1:5000/aishield/proxy:v1"},
+        "aishield_required_secrets": ["SITE_TOKEN"], "aishield_secrets": planted, "aishield_smoke_max_p95_ms": 5000,
+    }
+    vars_file = tmp / "inventory" / "group_vars" / "aishield.yml"
+    vars_file.write_text(yaml.safe_dump(group_vars))
+    vars_file.chmod(0o600)
+    yield {"tmp": tmp, "planted": planted, "project": project, **group_vars}
+    subprocess.run(["docker", "compose", "-p", project, "down", "-v", "--remove-orphans"], capture_output=True,
+                   timeout=180, check=False)
+
+
+def run_site(env, version, *extra_args, playbook="deploy.yml"):
+    cmd = [str(BIN / "ansible-playbook"), str(REPO / "playbooks" / playbook), "-i", str(env["tmp"] / "inventory"),
+           "-e", f"aishield_version={version}", *extra_args]
+    run_env = dict(os.environ, ANSIBLE_CONFIG=str(REPO / "ansible.cfg"), PATH=f"{BIN}:{os.environ['PATH']}",
+                   ANSIBLE_NOCOLOR="1")
+    return run_playbook_watched(cmd, REPO, run_env, env["planted"])
+
+
+def test_a_stack_without_a_database_deploys_and_rolls_back(site):
+    for version in ("v1", "v2"):
+        rc, out = run_site(site, version)
+        assert rc == 0, out[-4000:]
+        release = current(site)
+        assert release["status"] == "good" and release["version"] == version
+        # Nothing to back up or migrate, and the record says so: no database in its stack.
+        assert "backup" not in release and "alembic" not in release, sorted(release)
+        assert release["stack"]["database"] is None and release["stack"]["roll"] == ["site"]
+    # The stack's env reached its compose file through .env, beside the deploy's own variables.
+    env_file = (Path(release["release_dir"]) / ".env").read_text()
+    assert "SITE_TITLE=" in env_file and "AISHIELD_HTTP_PORT=" in env_file
+    assert "POSTGRES_DB" not in env_file and "AISHIELD_FRONTEND_PORT" not in env_file  # the reference stack's, not this one's
+    edge = subprocess.run(["docker", "exec", f"{site['project']}-edge-1", "printenv", "SITE_TITLE"],
+                          capture_output=True, text=True, check=True).stdout.strip()
+    assert edge == "Static site"
+    v2 = current(site)
+    # The smoke check reads aishield_version: after the rollback it expects v1's page.
+    rc, out = run_site(site, "v1", playbook="rollback.yml")
+    assert rc == 0, out[-4000:]
+    after = current(site)
+    assert after["version"] == "v1" and after["release_id"] == v2["previous_release"]
+    # The page the proxy serves is v1's again, checked by the stack's own smoke check after the rollback.
+    page = subprocess.run(["curl", "-fsS", "-m", "5", f"http://127.0.0.1:{site['aishield_http_port']}/"],
+                          capture_output=True, text=True, check=True).stdout
+    assert "Frontend v1." in page
+    assert "1/1 endpoints healthy" in out, out[-3000:]

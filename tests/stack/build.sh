@@ -39,10 +39,12 @@ for v in $VERSIONS; do
   pushes+=("aishield/backend:$v" "aishield/worker:$v")
 done
 build_image aishield/frontend:v1 "$IMAGES/frontend" --build-arg APP_VERSION=v1
+# A second version (the same build, another label): a stack without a database rolls it in the tests.
+build_image aishield/frontend:v2 "$IMAGES/frontend" --build-arg APP_VERSION=v2
 build_image aishield/proxy:v1 "$IMAGES/proxy" --build-arg APP_VERSION=v1
 build_image aishield/postgres:15 "$IMAGES/postgres"
 build_image aishield/redis:7 "$IMAGES/redis"
-pushes+=(aishield/frontend:v1 aishield/proxy:v1 aishield/postgres:15 aishield/redis:7)
+pushes+=(aishield/frontend:v1 aishield/frontend:v2 aishield/proxy:v1 aishield/postgres:15 aishield/redis:7)
 log "stack images built in $((SECONDS - started)) s"
 
 stack_push "$STACK_PUSH" "stack images" "${pushes[@]}"

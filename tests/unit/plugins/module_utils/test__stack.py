@@ -92,6 +92,10 @@ def test_a_fleet_host_runs_and_pulls_its_part(fleet_role, services, pull):
     ({'smoke': {'command': {'argv': ['true'], 'service': 'cron'}}}, ['smoke.command.service', 'no service cron']),
     ({'smoke': {'command': {'argv': ['true'], 'shell': True}}}, ['smoke.command has unknown keys shell']),
     ({'image_variables': {'api': 'not a name'}}, ['image_variables must map image keys']),
+    ({'env': {'not a name': 'x'}}, ['compose_deploy_stack.env must map .env variable names']),
+    ({'env': {'NOTES_FLAGS': ['a']}}, ['compose_deploy_stack.env.NOTES_FLAGS must be a string or a number']),
+    ({'url_safe_secrets': 'NOTES_DB_PASSWORD'}, ['url_safe_secrets must list secret names']),
+    ({'fleet': ['compose.fleet.yml']}, ['compose_deploy_stack.fleet must be a mapping']),
 ])
 def test_bad_input_names_the_variable(change, expected):
     plan = plan_of(**change)
@@ -113,3 +117,14 @@ def test_image_variables_replace_the_override():
 
 def test_compose_services_merges_files_in_order():
     assert compose_services([{'services': {'a': {}, 'b': {}}}, {'services': {'b': {}, 'c': {}}}, None]) == ['a', 'b', 'c']
+
+
+def test_env_and_url_safe_secrets_come_with_the_plan():
+    plan = plan_of(env={'NOTES_PAGE_SIZE': 50, 'NOTES_DEBUG': False, 'NOTES_TITLE': 'Notes'},
+                   url_safe_secrets=['NOTES_DB_PASSWORD'])
+    assert plan['errors'] == []
+    # .env holds strings: numbers as written, booleans as compose files compare them.
+    assert plan['env'] == {'NOTES_PAGE_SIZE': '50', 'NOTES_DEBUG': 'false', 'NOTES_TITLE': 'Notes'}
+    assert plan['url_safe_secrets'] == ['NOTES_DB_PASSWORD']
+    # A description without them adds nothing to .env.
+    assert plan_of()['env'] == {} and plan_of()['url_safe_secrets'] == []

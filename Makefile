@@ -28,7 +28,7 @@ unit lint sanity build integration bench-smoke own-stack molecule lanes:
 bench: testbed
 	python tests/bench/task_cost.py --tasks 20 --rounds 3
 	python tests/bench/deploy_bench.py --rounds 3
-	python tests/bench/backup_bench.py --size-gb 1
+	python tests/bench/backup_bench.py --size-gb 1 --compress-levels 1
 	python tests/bench/fleet_bench.py --hosts 1 2 4 --rounds 2
 	python tests/bench/soak.py --cycles 100
 	python tests/bench/report.py

@@ -14,6 +14,8 @@ In one run, on one freshly generated database of --size-gb GiB:
   (b2) transport floor: `docker exec db pg_dump -Fc > /dev/null` on the host, i.e. (b) plus getting
        the bytes out of the container, which every host-side consumer pays;
   (c)  module:  pg_backup's code, run directly as a subprocess, streaming to S3.
+With --compress-levels N [N ...], (b) and (c) also run at each pg_dump compression level N (pg_backup's
+compress_level), beside the default level, to show what the compression costs.
 S3 is moto_server on 127.0.0.1. It stands in for a remote service, so it runs at
 `nice --moto-nice` (default 10): its CPU would not be on the database host in production. Reports wall time, peak RSS of each host-side process
 (os.wait4 rusage), and peak extra local disk (sampled). (b), (b2) and (c) run in turn
@@ -248,9 +250,10 @@ class Bench:
     def dump_cmd(self, *extra):
         return ['docker', 'exec', '-u', 'postgres', self.container, 'pg_dump', '-Fc', '-d', 'bench'] + list(extra)
 
-    def run_limit(self):
-        log('(b) pg_dump -Fc -f /dev/null inside the container')
-        _rc, wall, rss, _out = measured(self.dump_cmd('--no-sync', '-f', '/dev/null'), self.args.timeout)
+    def run_limit(self, level=None):
+        log('(b) pg_dump -Fc -f /dev/null inside the container%s' % ('' if level is None else ', -Z %d' % level))
+        extra = [] if level is None else ['--compress=%d' % level]
+        _rc, wall, rss, _out = measured(self.dump_cmd('--no-sync', '-f', '/dev/null', *extra), self.args.timeout)
         return {'wall_s': round(wall, 2), 'peak_rss_mib': round(rss, 1), 'peak_disk_mib': 0.0,
                 'note': 'RSS is the docker CLI; pg_dump runs in the container'}
 
@@ -278,15 +281,18 @@ class Bench:
                 'upload_cpu_s': usage['cpu_s'],
                 'peak_disk_mib': round(disk.peak / MIB, 1), 'dump_mib': round(size / MIB, 1)}
 
-    def run_module(self):
-        log('(c) aishield.ops.pg_backup streaming to S3 (chunk %d MiB, concurrency %d)'
-            % (self.args.chunk_size_mb, self.args.concurrency))
+    def run_module(self, level=None):
+        log('(c) aishield.ops.pg_backup streaming to S3 (chunk %d MiB, concurrency %d%s)'
+            % (self.args.chunk_size_mb, self.args.concurrency, '' if level is None else ', compress_level %d' % level))
         args_file = self.work / 'module-args.json'
-        args_file.write_text(json.dumps({'ANSIBLE_MODULE_ARGS': {
+        module_args = {
             'container': self.container, 'db_name': 'bench', 'db_user': 'postgres', 'key': 'module/bench.dump',
             'bucket': self.bucket, 'endpoint_url': self.endpoint, 'region': REGION, 'access_key': KEY_ID,
             'secret_key': SECRET, 'chunk_size_mb': self.args.chunk_size_mb, 'concurrency': self.args.concurrency,
-            'timeout': self.args.timeout, 'force': True}}))
+            'timeout': self.args.timeout, 'force': True}
+        if level is not None:
+            module_args['compress_level'] = level
+        args_file.write_text(json.dumps({'ANSIBLE_MODULE_ARGS': module_args}))
         args_file.chmod(0o600)
         env = dict(os.environ, PYTHONPATH=str(COLLECTIONS), TMPDIR=str(self.module_tmp))
         cmd = [str(PYTHON), '-m', 'ansible_collections.aishield.ops.plugins.modules.pg_backup', str(args_file)]
@@ -314,6 +320,10 @@ class Bench:
                 ('(c) aishield.ops.pg_backup streaming', self.results['c_module'])]
         lines = ['| variant | wall s (median) | x (b) | peak RSS MiB | peak extra local disk MiB |',
                  '|---|---:|---:|---:|---:|']
+        for level, pair in sorted(self.results.get('levels', {}).items()):
+            rows += [('(b) limit at compression level %s' % level, pair['b_limit']),
+                     ('(c) pg_backup streaming, compress_level %s (%.0f MiB object)' % (level, pair['c_module']['dump_mib']),
+                      pair['c_module'])]
         for name, r in rows:
             cells = (name, r['wall_s'], r['wall_s'] / limit, r['peak_rss_mib'], r['peak_disk_mib'])
             lines.append('| %s | %.1f | %.2f | %.0f | %.0f |' % cells)
@@ -335,7 +345,8 @@ class Bench:
                                    'load_before': os.getloadavg()}
         self.results['settings'] = {'size_gb': self.args.size_gb, 'chunk_size_mb': self.args.chunk_size_mb,
                                     'concurrency': self.args.concurrency, 'image': self.args.image,
-                                    'repeat': self.args.repeat, 'moto_nice': self.args.moto_nice}
+                                    'repeat': self.args.repeat, 'moto_nice': self.args.moto_nice,
+                                    'compress_levels': self.args.compress_levels}
         self.start_moto()
         self.start_postgres()
         log('generating a %.2f GiB database' % self.args.size_gb)
@@ -344,13 +355,21 @@ class Bench:
         log('warm-up dump (untimed)')
         measured(self.dump_cmd('--no-sync', '-f', '/dev/null'), self.args.timeout)
         limits, transports, modules = [], [], []
+        by_level = dict((level, ([], [])) for level in self.args.compress_levels)
         for round_no in range(self.args.repeat):
             log('round %d of %d' % (round_no + 1, self.args.repeat))
             limits.append(self.run_limit())
             transports.append(self.run_transport())
             modules.append(self.run_module())
+            for level, (level_limits, level_modules) in sorted(by_level.items()):
+                level_limits.append(self.run_limit(level))
+                level_modules.append(self.run_module(level))
             if round_no == 0:
                 self.results['a_runbook'] = self.run_runbook()
+        # The default level is pg_dump's own (zlib's default, 6).
+        self.results['levels'] = dict((str(level), {'b_limit': median_run(b), 'c_module': median_run(c),
+                                                    'b_wall_s': [r['wall_s'] for r in b], 'c_wall_s': [r['wall_s'] for r in c]})
+                                      for level, (b, c) in by_level.items())
         self.results['b_limit'] = median_run(limits)
         self.results['b2_transport'] = median_run(transports)
         self.results['c_module'] = median_run(modules)
@@ -387,6 +406,8 @@ def main():
     parser.add_argument('--chunk-size-mb', type=int, default=16)
     parser.add_argument('--concurrency', type=int, default=4)
     parser.add_argument('--repeat', type=int, default=3, help='rounds of (b), (b2), (c); medians are compared')
+    parser.add_argument('--compress-levels', type=int, nargs='*', default=[],
+                        help='also run (b) and (c) at these pg_dump compression levels (0-9)')
     parser.add_argument('--moto-nice', type=int, default=10, help='niceness of moto_server, the stand-in remote S3')
     parser.add_argument('--image', default='aishield/postgres:15')
     parser.add_argument('--timeout', type=int, default=3600, help='per measured step (seconds)')

@@ -61,16 +61,20 @@ BACKUP_VARIANTS = (('a_runbook', None, '(a) runbook:\ndump, then upload'), ('b_l
 
 def backup_plot(backup, path):
     """One backup of the same database by each variant: median wall time (bar) and every round (dots)."""
-    fig, axis = plt.subplots(figsize=(7, 3.6))
-    variants = [v for v in BACKUP_VARIANTS if v[0] in backup]
-    medians = [backup[key].get('median_wall_s', backup[key]['wall_s']) for key, _rounds, _label in variants]
-    axis.bar(range(len(variants)), medians, color='tab:blue', alpha=0.6)
-    for index, (key, rounds, _label) in enumerate(variants):
-        walls = backup.get('rounds', {}).get(rounds) or [backup[key]['wall_s']]
+    # (result, the wall time of each round, label), then the same at each extra compression level.
+    bars = [(backup[key], backup.get('rounds', {}).get(rounds) or [backup[key]['wall_s']], label)
+            for key, rounds, label in BACKUP_VARIANTS if key in backup]
+    for level, pair in sorted(backup.get('levels', {}).items()):
+        bars += [(pair['b_limit'], pair['b_wall_s'], '(b) pg_dump alone\n-Z %s' % level),
+                 (pair['c_module'], pair['c_wall_s'], '(c) pg_backup\ncompress_level %s' % level)]
+    fig, axis = plt.subplots(figsize=(1.75 * len(bars), 3.6))
+    medians = [result.get('median_wall_s', result['wall_s']) for result, _walls, _label in bars]
+    axis.bar(range(len(bars)), medians, color=['tab:blue'] * 4 + ['tab:orange'] * (len(bars) - 4), alpha=0.6)
+    for index, (result, walls, _label) in enumerate(bars):
         axis.scatter([index] * len(walls), walls, color='black', s=10, zorder=3)
-        disk = backup[key].get('peak_disk_mib') or 0
+        disk = result.get('peak_disk_mib') or 0
         axis.text(index, medians[index] / 2, '%.0f MiB disk' % disk if disk else 'no disk', ha='center', fontsize=7)
-    axis.set_xticks(range(len(variants)), [label for _key, _rounds, label in variants], fontsize=8)
+    axis.set_xticks(range(len(bars)), [label for _result, _walls, label in bars], fontsize=8)
     database = backup.get('database', {})
     axis.set_ylabel('wall time, s\n(bar: median, dots: rounds)', fontsize=8)
     axis.set_title('Backup of a %.2f GiB database (%s rows)' % (database.get('gib', 0), database.get('rows', '?')),

@@ -38,7 +38,8 @@ def run(args, timeout):
 
 def test_backup_bench_small(tmp_path):
     out = tmp_path / 'backup.json'
-    run([BENCH / 'backup_bench.py', '--size-gb', '0.02', '--repeat', '1', '--workdir', tmp_path, '--results', out], 900)
+    run([BENCH / 'backup_bench.py', '--size-gb', '0.02', '--repeat', '1', '--compress-levels', '0',
+         '--workdir', tmp_path, '--results', out], 900)
     data = json.loads(out.read_text())
     for variant in ('a_runbook', 'b_limit', 'b2_transport', 'c_module'):
         assert data[variant]['wall_s'] > 0, variant
@@ -47,6 +48,10 @@ def test_backup_bench_small(tmp_path):
     assert data['c_module']['peak_disk_mib'] == 0
     assert data['c_module']['dump_mib'] > 0 and data['c_module']['parts'] >= 1
     assert '| (c) aishield.ops.pg_backup streaming |' in data['table']
+    # Level 0 stores the dump uncompressed: a bigger object than the default level's.
+    level0 = data['levels']['0']
+    assert level0['c_module']['dump_mib'] > data['c_module']['dump_mib'], (level0, data['c_module'])
+    assert 'compress_level 0' in data['table']
 
 
 def test_deploy_bench_quick_and_report(tmp_path):

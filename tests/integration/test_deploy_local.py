@@ -173,7 +173,11 @@ def _psql(env, sql):
 def test_backup_restore_and_verify_playbooks(deploy_env):
     """backup.yml takes a backup now, restore.yml puts the newest into a scratch database, verify.yml checks the release."""
     out = _deploy(deploy_env, playbook="backup.yml", check=True)[1]
-    key = re.search(r"aishield_restore_key=(backups/aishield/\S+\.dump)", out).group(1)
+    assert "pg_dump compression at its default level" in out, out[-2000:]
+    # aishield_backup_compress_level reaches pg_dump (level 1: fast, a bigger object) and the result says so.
+    fast = _deploy(deploy_env, "-e", "aishield_backup_compress_level=1", playbook="backup.yml", check=True)[1]
+    assert "pg_dump compression level 1." in fast, fast[-2000:]
+    key = re.search(r"aishield_restore_key=(backups/aishield/\S+\.dump)", fast).group(1)
     # No aishield_restore_key: restore.yml takes the newest backup (the backup role's `latest` entry point).
     out = _deploy(deploy_env, playbook="restore.yml", check=True)[1]
     assert f"restored  {key} -> aishield_restore" in out

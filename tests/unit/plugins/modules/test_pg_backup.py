@@ -65,6 +65,8 @@ def test_safe_relative_key(key, ok):
     (dict(S3, concurrency=0), 'concurrency=0'),
     (dict(S3, extra_args=['-f', '/tmp/x']), "'-f' is not allowed"),
     (dict(S3, extra_args=['--format=plain']), 'not allowed'),
+    (dict(S3, extra_args=['-Z', '9']), "'-Z' is not allowed"),
+    (dict(S3, compress_level=10), 'compress_level=10 is outside 0..9'),
     (dict(S3, db_name='host=evil'), 'not a plain database name'),
     (dict(dest='/tmp/x', key='../escape.dump'), 'cannot be used under dest'),
     (dict(S3, dest='/tmp/x'), 'mutually exclusive'),
@@ -93,9 +95,18 @@ def test_streams_to_s3_with_metadata(capsys, monkeypatch):
     assert set(s3.objects) == {KEY} and not s3.uploads
     cmd = docker.created['cmd']
     assert cmd[:2] == ['pg_dump', '--format=custom'] and cmd[-1] == 'appdb' and '-w' in cmd
+    assert not [arg for arg in cmd if arg.startswith('--compress')]  # pg_dump's own default level
     assert PASSWORD not in ' '.join(cmd)
     assert docker.created['environment'] == {'PGPASSWORD': PASSWORD}
     assert PASSWORD not in out and 'secret-example' not in out
+
+
+@pytest.mark.parametrize('level', [0, 1, 9])
+def test_compress_level_reaches_pg_dump(level, capsys, monkeypatch):
+    docker = FakeDocker(dump_script(b'dump'))
+    result, _out = run(dict(S3, compress_level=level), capsys, monkeypatch, docker)
+    assert not result.get('failed'), result
+    assert docker.created['cmd'][:3] == ['pg_dump', '--format=custom', '--compress=%d' % level]
 
 
 @pytest.mark.parametrize('exit_code, stderr, message', [

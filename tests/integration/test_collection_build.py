@@ -27,7 +27,8 @@ def test_build_install_and_resolve(tmp_path):
 
     names = tarfile.open(tarball).getnames()
     assert "galaxy.yml" not in names and "MANIFEST.json" in names
-    for required in ("plugins/modules", "roles/compose_deploy/tasks/main.yml", "playbooks/deploy.yml", "meta/runtime.yml"):
+    for required in ("plugins/modules", "roles/compose_deploy/tasks/main.yml", "playbooks/deploy.yml", "meta/runtime.yml",
+                     "meta/execution-environment.yml", "requirements.txt", "bindep.txt"):
         assert any(n == required or n.startswith(required + "/") for n in names), f"{required} missing from {tarball.name}"
     for leaked in (".venv", ".collections", ".cache", ".git/", "tests/output"):
         assert not any(n.startswith(leaked) for n in names), f"{leaked} leaked into {tarball.name}"
@@ -46,6 +47,11 @@ def test_build_install_and_resolve(tmp_path):
     doc = _run([BIN / "ansible-doc", "-t", "filter", "aishield.ops.release_id"], cwd=tmp_path, env=env)
     assert "release_id" in doc
     _run([BIN / "ansible-playbook", "--syntax-check", "-i", "localhost,", "aishield.ops.deploy"], cwd=tmp_path, env=env)
+    # ansible-builder finds the installed collection's own Python and system needs (meta/execution-environment.yml).
+    found = yaml.safe_load(_run([BIN / "ansible-builder", "introspect", "--sanitize", str(dest)], cwd=tmp_path, env=env))
+    python = " ".join(found["python"]) if isinstance(found["python"], list) else str(found["python"])
+    assert "boto3==" in python and "aishield.ops" in python, found
+    assert "aishield.ops" in str(found["system"]), found
 
 
 # Galaxy's own import checks, pinned. galaxy-importer pins its own ansible-core and ansible-lint,

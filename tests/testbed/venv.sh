@@ -4,7 +4,7 @@ set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 venv=${VENV:-$REPO_ROOT/.venv}
 stamp="$venv/.requirements.sha256"
-want=$(cat "$REPO_ROOT"/requirements/*.txt | sha256sum | cut -c1-16)
+want=$(cat "$REPO_ROOT"/requirements/*.txt "$REPO_ROOT/requirements.txt" | sha256sum | cut -c1-16)
 if [ -x "$venv/bin/python" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$want" ]; then
   log "venv: up to date ($venv)"
   exit 0

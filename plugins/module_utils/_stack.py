@@ -48,6 +48,11 @@ def _is_list_of_str(value):
     return isinstance(value, list) and all(isinstance(item, str) and item for item in value)
 
 
+def _is_list_of_names(value):
+    """A list of .env variable names (secret names)."""
+    return isinstance(value, list) and all(isinstance(item, str) and _ENV_NAME.match(item) for item in value)
+
+
 def _check_smoke(smoke, var, errors):
     if smoke is None:
         return
@@ -246,7 +251,7 @@ def _check_settings(stack, plan, var, errors):
             else:
                 plan['env'][name] = str(value).lower() if isinstance(value, bool) else str(value)
     url_safe = stack.get('url_safe_secrets', [])
-    if not isinstance(url_safe, list) or any(not isinstance(v, str) or not _ENV_NAME.match(v) for v in url_safe):
+    if not _is_list_of_names(url_safe):
         errors.append('%s.url_safe_secrets must list secret names (those that go into a URL); got %r.' % (var, url_safe))
     else:
         plan['url_safe_secrets'] = list(url_safe)
@@ -262,7 +267,7 @@ def _check_settings(stack, plan, var, errors):
         errors.append('%s.fleet.compose_files must list the compose files a fleet\'s db host adds (paths on the '
                       'controller); got %r.' % (var, files))
     required = fleet.get('required_secrets', [])
-    if not isinstance(required, list) or any(not isinstance(v, str) or not _ENV_NAME.match(v) for v in required):
+    if not _is_list_of_names(required):
         errors.append('%s.fleet.required_secrets must list secret names; got %r.' % (var, required))
     else:
         plan['fleet']['required_secrets'] = list(required)

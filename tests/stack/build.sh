@@ -22,13 +22,9 @@ started=$SECONDS
 build_image aishield-testbed/pyapp:latest "$IMAGES/pyapp"
 pyapp_id=$(docker image inspect -f '{{.Id}}' aishield-testbed/pyapp:latest)
 
-# The backend context is the backend folder plus the release manifest, staged together
-# so that the manifest stays in one place (tests/stack/versions.json).
-ctx=$(mktemp -d "$TESTBED_STATE/stack-backend.XXXXXX")  # private: parallel runs don't collide
+# The backend context: the backend folder plus the release manifest (tests/stack/versions.json).
+ctx=$(stack_context "$IMAGES/backend" "$STACK_DIR/versions.json" stack-backend)
 trap 'rm -rf "$ctx"' EXIT
-cp -a "$IMAGES/backend/." "$ctx/"
-cp "$STACK_DIR/versions.json" "$ctx/versions.json"
-find "$ctx" -name __pycache__ -type d -prune -exec rm -rf {} +
 
 pushes=()
 for v in $VERSIONS; do

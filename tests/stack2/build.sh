@@ -22,13 +22,9 @@ started=$SECONDS
 build_image aishield-testbed/pyapp:latest "$REPO_ROOT/tests/stack/images/pyapp"
 pyapp_id=$(docker image inspect -f '{{.Id}}' aishield-testbed/pyapp:latest)
 
-# The api context is the api folder plus the release manifest, staged together
-# so that the manifest stays in one place (tests/stack2/versions.json).
-ctx=$(mktemp -d "$TESTBED_STATE/stack2-api.XXXXXX")  # private: parallel runs don't collide
+# The api context: the api folder plus the release manifest (tests/stack2/versions.json).
+ctx=$(stack_context "$IMAGES/api" "$STACK_DIR/versions.json" stack2-api)
 trap 'rm -rf "$ctx"' EXIT
-cp -a "$IMAGES/api/." "$ctx/"
-cp "$STACK_DIR/versions.json" "$ctx/versions.json"
-find "$ctx" -name __pycache__ -type d -prune -exec rm -rf {} +
 
 pushes=()
 for v in $VERSIONS; do

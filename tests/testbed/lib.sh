@@ -117,6 +117,17 @@ stack_push_mode() {
   done
 }
 
+# stack_context SRC MANIFEST NAME: a private copy of build context SRC with the release manifest beside it
+# (the manifest stays in one place), without __pycache__; prints its path. The caller removes it.
+stack_context() {
+  local ctx
+  ctx=$(mktemp -d "$TESTBED_STATE/$3.XXXXXX")  # private: parallel runs don't collide
+  cp -a "$1/." "$ctx/"
+  cp "$2" "$ctx/versions.json"
+  find "$ctx" -name __pycache__ -type d -prune -exec rm -rf {} +
+  printf '%s\n' "$ctx"
+}
+
 # stack_build_ready: the engine answers and the base image exists (built when missing).
 stack_build_ready() {
   command -v docker >/dev/null 2>&1 || die "docker CLI not found"

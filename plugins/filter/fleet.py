@@ -3,10 +3,13 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
-"""Fleet-wide values: the load balancer's backends, and a release's images as the hosts pull them."""
+"""Fleet-wide values: the load balancer's backends, a release's images as the hosts pull them, and what a fleet run
+did on each host (its outcome and the fleet record)."""
 
 from __future__ import annotations
 
+import base64
+import json
 from collections.abc import Mapping
 
 from ansible.errors import AnsibleFilterError
@@ -49,6 +52,111 @@ def fleet_digest_refs(images):
     return refs
 
 
+HOST_STATES = ('done', 'failed', 'stopped', 'not reached')
+
+
+def _host_state(name, hostvars):
+    """A host's part of a fleet run, from the _fleet_host fact its plays set ({} when it never got one)."""
+    try:
+        fact = hostvars[name].get('_fleet_host') if name in hostvars else None
+    except Exception:  # pylint: disable=broad-except
+        fact = None
+    state = dict(fact) if isinstance(fact, Mapping) else {}
+    state.setdefault('state', 'not reached')
+    if state['state'] not in HOST_STATES:
+        raise AnsibleFilterError('fleet_outcome: %s has state %r (known: %s)' % (name, state['state'], ', '.join(HOST_STATES)))
+    return state
+
+
+def fleet_stop_reason(apps, hostvars, db, max_fail_percentage=0):
+    """Why the rollout must not go on to the next app batch ('' when it may): the db host did not finish, or more
+    than max_fail_percentage of the app hosts failed so far."""
+    db_state = _host_state(db, hostvars)['state']
+    if db_state != 'done':
+        return 'the db host %s is %s: no app host is changed' % (db, db_state)
+    failed = [name for name in apps if _host_state(name, hostvars)['state'] == 'failed']
+    limit = do_int(max_fail_percentage)
+    if failed and 100 * len(failed) > limit * len(apps):
+        return '%s failed (%d of %d app hosts; aishield_max_fail_percentage is %d): the hosts not reached keep the ' \
+               'previous release' % (', '.join(failed), len(failed), len(apps), limit)
+    return ''
+
+
+def fleet_outcome(hosts, hostvars, what='Fleet run'):
+    """What a fleet run did: each host's state (done, failed, stopped after another host failed, not reached), which
+    app hosts switched to the new release, which were rolled back; ok only when every host is done."""
+    out = {'ok': True, 'hosts': {}, 'failed': [], 'stopped': [], 'not_reached': [], 'switched': [], 'rolled_back': [],
+           'rollback_failed': [], 'lines': []}
+    for name in hosts:
+        state = _host_state(name, hostvars)
+        out['hosts'][name] = state
+        key = state['state'].replace(' ', '_')
+        if key != 'done':
+            out[key].append(name)
+            out['ok'] = False
+        if state.get('switched'):
+            out['switched'].append(name)
+        rollback = state.get('rollback') or {}
+        if rollback.get('ok'):
+            out['rolled_back'].append(name)
+        elif rollback:
+            out['rollback_failed'].append(name)
+        line = '%s (%s): %s' % (name, state.get('role', '?'), state['state'])
+        if state.get('failure'):
+            line += ': %s' % state['failure']
+        if rollback:
+            line += '; rolled back to %s' % rollback.get('to', '?') if rollback.get('ok') else \
+                '; ROLLBACK FAILED: %s' % rollback.get('message', '?')
+        out['lines'].append(line)
+    if out['ok']:
+        out['summary'] = '%s: every host is done (%s).' % (what, ', '.join(hosts))
+    else:
+        parts = []
+        for key, label in (('failed', 'failed'), ('stopped', 'stopped after a failure'), ('not_reached', 'not reached'),
+                           ('rolled_back', 'rolled back'), ('rollback_failed', 'ROLLBACK FAILED')):
+            if out[key]:
+                parts.append('%s: %s' % (label, ', '.join(out[key])))
+        out['summary'] = '%s failed. %s.' % (what, '; '.join(parts))
+    return out
+
+
+def _slurped_json(result):
+    """The JSON document of an ansible.builtin.slurp result; {} when the file was not read or is not JSON."""
+    if not isinstance(result, Mapping) or not result.get('content'):
+        return {}
+    try:
+        data = json.loads(base64.b64decode(result['content']).decode('utf-8'))
+    except (ValueError, UnicodeDecodeError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def fleet_record(hosts, hostvars, outcome=None, what='', by='', time='', current_var='_fleet_current', previous=None):
+    """The fleet record (fleet.json on the db host): which release each host runs (its current release.json, read
+    into each host's `current_var` by ansible.builtin.slurp) and whether the app hosts are uniform: the same version
+    and images, all good. `previous` (the slurped fleet.json) is returned as it was when only the time and the
+    runner differ, so a run that changed nothing leaves the file unchanged."""
+    records = {}
+    for name in hosts:
+        host = hostvars[name] if name in hostvars else {}
+        record = _slurped_json(host.get(current_var))
+        role = (host.get('_fleet_host') or {}).get('role') or ('db' if record.get('role') == 'db' else 'app')
+        records[name] = {'role': role, 'release_id': record.get('release_id'), 'version': record.get('version'),
+                         'status': record.get('status'), 'images': record.get('images') or {}}
+    apps = [records[name] for name in sorted(records) if records[name]['role'] == 'app']
+    uniform = bool(apps) and all(a['release_id'] and a['version'] == apps[0]['version'] and a['images'] == apps[0]['images']
+                                 and a['status'] == 'good' for a in apps)
+    record = {'run': what, 'by': by, 'time': time,
+              'outcome': 'good' if (outcome or {}).get('ok') else 'failed',
+              'summary': (outcome or {}).get('summary', ''), 'uniform': uniform,
+              'versions': sorted(set(a['version'] for a in apps if a['version'])), 'hosts': records}
+    before = _slurped_json(previous)
+
+    def same(data):
+        return dict((k, v) for k, v in data.items() if k not in ('time', 'by'))
+    return before if before and same(before) == same(record) else record
+
+
 class FilterModule(object):
     """Fleet filters."""
 
@@ -56,4 +164,7 @@ class FilterModule(object):
         return {
             'fleet_lb_backends': fleet_lb_backends,
             'fleet_digest_refs': fleet_digest_refs,
+            'fleet_outcome': fleet_outcome,
+            'fleet_stop_reason': fleet_stop_reason,
+            'fleet_record': fleet_record,
         }

@@ -345,6 +345,28 @@ def maintenance_dependency_rows(results, minimums, project):
                      'detail': f'no running container in project {project}'}]
 
 
+def maintenance_prometheus(answers):
+    """Prometheus's answers to the daily report's window queries, keyed cpu, memory and p95 (as
+    ansible.builtin.uri returns them in a loop: [{item: {key}, json}]): per-container CPU and memory averages, in the
+    shape maintenance_stats returns, and the API probes' p95 in ms (None without probe data)."""
+    by_key = {}
+    for answer in answers or []:
+        key = (answer.get('item') or {}).get('key')
+        data = answer.get('json') or {}
+        if data.get('status') != 'success':
+            raise AnsibleFilterError(f'maintenance_prometheus: Prometheus did not answer the {key} query: '
+                                     f"{data.get('error') or answer.get('msg') or 'no answer'}")
+        by_key[key] = (data.get('data') or {}).get('result') or []
+    stats = {}
+    for key, field in (('cpu', 'cpu_percent'), ('memory', 'mem_percent')):
+        for series in by_key.get(key, []):
+            name = (series.get('metric') or {}).get('container') or '?'
+            row = stats.setdefault(name, {'name': name, 'cpu_percent': 0.0, 'mem_percent': 0.0, 'mem_usage': ''})
+            row[field] = round(float(series['value'][1]), 2)
+    p95 = [float(series['value'][1]) for series in by_key.get('p95', [])]
+    return {'stats': [stats[name] for name in sorted(stats)], 'p95_ms': round(max(p95), 1) if p95 else None}
+
+
 class FilterModule(object):
     """Maintenance report filters."""
 
@@ -365,4 +387,5 @@ class FilterModule(object):
             'maintenance_disk_rows': maintenance_disk_rows,
             'maintenance_image_containers': maintenance_image_containers,
             'maintenance_dependency_rows': maintenance_dependency_rows,
+            'maintenance_prometheus': maintenance_prometheus,
         }

@@ -94,13 +94,14 @@ def stack_plan(stack, contents, images=None, host_services=None, fleet_role='', 
 def stack_parts(stack, fallback=None):
     """What the playbooks that do not deploy (restore, maintenance, a fleet's check) read of a stack description,
     without its compose files: the database service (service, user, name), the writers (web and worker services),
-    the first web service's health path, the service that migrates and the secrets a fleet needs
-    (fleet.required_secrets); `fallback` when the description is empty."""
+    the first web service's health path, the service that migrates, the secrets a fleet needs
+    (fleet.required_secrets) and every service's name; `fallback` when the description is empty."""
     fallback = dict(fallback or {})
     if not stack:
         return {'database': fallback.get('database'), 'writers': list(fallback.get('writers') or []),
                 'health_path': fallback.get('health_path', '/health'), 'migrate_service': fallback.get('migrate_service'),
-                'fleet_required_secrets': list(fallback.get('fleet_required_secrets') or [])}
+                'fleet_required_secrets': list(fallback.get('fleet_required_secrets') or []),
+                'services': list(fallback.get('services') or [])}
     if not isinstance(stack, dict) or not isinstance(stack.get('services'), dict):
         raise AnsibleFilterError('aishield_stack must be a mapping with services (README, "Deploy your own stack"); got %r' % (stack,))
     database, writers, health_path, migrate_service = None, [], None, None
@@ -116,7 +117,8 @@ def stack_parts(stack, fallback=None):
             health_path = spec.get('health_path', '/health')
     fleet = stack.get('fleet') if isinstance(stack.get('fleet'), dict) else {}
     return {'database': database, 'writers': writers, 'health_path': health_path or '/health',
-            'migrate_service': migrate_service, 'fleet_required_secrets': list(fleet.get('required_secrets') or [])}
+            'migrate_service': migrate_service, 'fleet_required_secrets': list(fleet.get('required_secrets') or []),
+            'services': list(stack['services'])}
 
 
 class FilterModule:

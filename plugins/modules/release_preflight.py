@@ -56,6 +56,12 @@ options:
     description: The run will break even a live holder's lock.
     type: bool
     default: false
+  lock_token:
+    description:
+      - This run's lock token. A lock held with it is this run's own (a fleet run takes every host's lock before any
+        host's pre-flight), so it passes.
+    type: str
+    default: ''
   controller:
     description: The controller's C(host) name and running C(pids), to tell whether a lock's holder still runs.
     type: dict
@@ -371,6 +377,7 @@ def main():
             lock_root=dict(type='path', default=''),
             lock_break=dict(type='bool', default=False),
             lock_break_live=dict(type='bool', default=False),
+            lock_token=dict(type='str', default='', no_log=True),
             controller=dict(type='dict', default={}),
             required_env=dict(type='list', elements='str', default=[]),
             env=dict(type='dict', default={}, no_log=True),
@@ -404,7 +411,9 @@ def main():
             checks = [record('lock', 'failed', refusal)]
             module.fail_json(msg=refusal, checks=checks, passed=False, report=report_lines(checks), **result)
         held = rel.read_lock(root)
-        if held:
+        if held and p['lock_token'] and held.get('token') == p['lock_token']:
+            lock = record('lock', 'ok', 'held by this run (%s)' % held.get('version', '?'))
+        elif held:
             state = rel.holder_state(held, p['controller'])
             result.update(lock_holder=rel.public_holder(held), lock_state=state)
             if not rel.may_break(state, p['lock_break'], p['lock_break_live']):

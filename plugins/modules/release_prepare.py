@@ -326,7 +326,8 @@ class Prepare:
     def lock(self):
         holder = dict(self.p['lock'], version=self.version, time=rel.iso(self.now))
         held = rel.take_lock(self.root, holder)
-        if not held:
+        # Not held, or held by this very run (a fleet run takes every host's lock before any host deploys).
+        if not held or (holder.get('token') and held.get('token') == holder['token']):
             return
         state = rel.holder_state(held, self.p['controller'])
         if not rel.may_break(state, self.p['lock_break'], self.p['lock_break_live']):

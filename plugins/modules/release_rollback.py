@@ -82,6 +82,12 @@ options:
       - Empty, or a recorded stack without a database service, means no database, so no schema is checked or put back.
     type: str
     default: ''
+  db_revision:
+    description:
+      - The database's current Alembic revision, read where the database runs, for a host that does not run it (a fleet's
+        app host; the database is on the db host). Given, no container on this host is asked.
+    type: list
+    elements: str
   db_user:
     description: The database role, for C(psql) in the database container (with O(db_service)).
     type: str
@@ -260,6 +266,8 @@ class Rollback:
         p = self.p
         if not p['db_service']:
             return []  # a stack without a database: no schema to check or put back
+        if p['db_revision'] is not None:
+            return sorted(p['db_revision'])  # read on the host the database runs on
         if not SERVICE_RE.match(p['db_service']) or not rel.valid_name(p['db_user']) or not rel.valid_name(p['db_name']):
             self.fail('db_service, db_user and db_name must be plain names; got %r, %r, %r'
                       % (p['db_service'], p['db_user'], p['db_name']))
@@ -379,6 +387,7 @@ def main():
         database_done=dict(type='bool', default=False),
         data_loss=dict(type='str', default=''),
         db_service=dict(type='str', default=''),
+        db_revision=dict(type='list', elements='str'),
         db_user=dict(type='str', default=''),
         db_name=dict(type='str', default=''),
     )

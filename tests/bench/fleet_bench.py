@@ -3,7 +3,8 @@
 # Copyright (c) 2025, AI Shield SRE <sre@aishield.invalid>
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Fleet benchmark: deploy wall time of playbooks/deploy_multihost.yml for 1, 2 and 4 app hosts.
+"""Fleet benchmark: deploy wall time of playbooks/deploy_multihost.yml for 1, 2 and 4 app hosts, and the fleet's
+quick rollback (playbooks/rollback_multihost.yml) for each.
 
 One db host and up to four app hosts, each a Docker-in-Docker host (tests/testbed/host) on the test
 bed's network, no load balancer (the lb adds two reloads per batch, the same for every size). The
@@ -104,17 +105,17 @@ def inventory(path, db, apps):
     path.write_text(yaml.safe_dump(doc))
 
 
-def deploy(inv, extra, forks, log):
+def deploy(inv, extra, forks, log, playbook='deploy_multihost.yml'):
     env = dict(os.environ, ANSIBLE_CONFIG=str(REPO / 'ansible.cfg'), ANSIBLE_NOCOLOR='1', ANSIBLE_FORCE_COLOR='0',
                ANSIBLE_FORKS=str(forks), PATH='%s:%s' % (BIN, os.environ['PATH']))
     started = time.monotonic()
-    proc = subprocess.run([str(BIN / 'ansible-playbook'), 'playbooks/deploy_multihost.yml', '-i', str(inv),
+    proc = subprocess.run([str(BIN / 'ansible-playbook'), 'playbooks/' + playbook, '-i', str(inv),
                            '--extra-vars', json.dumps(extra)], cwd=REPO, env=env, capture_output=True, text=True,
                           timeout=1800, check=False)
     wall = time.monotonic() - started
     log.write_text(proc.stdout + proc.stderr)
     if proc.returncode != 0:
-        raise RuntimeError('deploy failed (%d), see %s:\n%s' % (proc.returncode, log, (proc.stdout + proc.stderr)[-2500:]))
+        raise RuntimeError('%s failed (%d), see %s:\n%s' % (playbook, proc.returncode, log, (proc.stdout + proc.stderr)[-2500:]))
     return round(wall, 1)
 
 
@@ -161,6 +162,7 @@ def main():
         flip = 1
         measured = {}
         floors = {}
+        rollbacks = {}
         for round_no in range(1, args.rounds + 1):
             for count in args.hosts:
                 inv = work / ('fleet-%d.yml' % count)
@@ -173,10 +175,17 @@ def main():
                     label = 'all' if serial == '100%' else serial
                     measured.setdefault((count, label), []).append((wall, load))
                     print('round %d: %d app host(s), serial %-3s: %6.1f s  (load %s)' % (round_no, count, label, wall, load), flush=True)
+                # The fleet's quick rollback, every app host at once, back to the release before the last deploy.
+                wall = deploy(inv, {'aishield_serial': '100%'}, count + 1, work / ('rollback-%d-%d.log' % (count, round_no)),
+                              playbook='rollback_multihost.yml')
+                rollbacks.setdefault(count, []).append(wall)
+                print('round %d: %d app host(s), fleet rollback: %6.1f s' % (round_no, count, wall), flush=True)
                 direct = floor(apps[:count])
                 floors.setdefault(count, []).append(direct)
                 print('round %d: %d app host(s), no Ansible: %6.1f s (backend and worker recreated on each, at once)'
                       % (round_no, count, direct), flush=True)
+        data['rollback'] = dict((str(count), {'wall_s': round(statistics.median(walls), 1), 'walls_s': walls})
+                                for count, walls in rollbacks.items())
         data['floor'] = dict((str(count), {'wall_s': round(statistics.median(walls), 1), 'walls_s': walls})
                              for count, walls in floors.items())
         for (count, serial), samples in measured.items():
@@ -195,6 +204,10 @@ def main():
     for count, found in sorted(data.get('floor', {}).items(), key=lambda item: int(item[0])):
         found['vs_1_host'] = round(found['wall_s'] / base_floor, 2) if base_floor else None
         print('floor, %s app host(s), no Ansible: %.1f s, %.2f× one host' % (count, found['wall_s'], found['vs_1_host']))
+    base_rollback = data.get('rollback', {}).get(str(min(args.hosts)), {}).get('wall_s')
+    for count, found in sorted(data.get('rollback', {}).items(), key=lambda item: int(item[0])):
+        found['vs_1_host'] = round(found['wall_s'] / base_rollback, 2) if base_rollback else None
+        print('fleet rollback, %s app host(s), serial all: %.1f s, %.2f× one host' % (count, found['wall_s'], found['vs_1_host']))
     (results / 'fleet.json').write_text(json.dumps(data, indent=2) + '\n')
     return 0
 

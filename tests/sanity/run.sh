@@ -10,9 +10,9 @@ trap 'rm -rf "$work"' EXIT
 dest="$work/ansible_collections/aishield/ops"
 mkdir -p "$dest"
 # Only what git tracks or would add: no venv, caches or the .collections symlink.
-# tests/stack and tests/testbed are container contents and shell for the test bed,
+# tests/stack, tests/monitoring and tests/testbed are container contents and shell for the test bed,
 # not collection code; the collection tarball leaves them out too (galaxy.yml build_ignore).
-(cd "$repo" && git ls-files -co --exclude-standard -z | grep -zvE '^(\.collections|tests/stack2?|tests/testbed)/' \
+(cd "$repo" && git ls-files -co --exclude-standard -z | grep -zvE '^(\.collections|tests/stack2?|tests/testbed|tests/monitoring)/' \
   | xargs -0 -I{} cp --parents -P {} "$dest/")
 # ansible-test bootstraps pip in the venvs it makes (the import test) with a get-pip
 # script from a host this network cannot reach; an ensurepip stand-in does the same job.

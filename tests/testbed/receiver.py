@@ -5,7 +5,8 @@ It speaks just enough of two status-page APIs for the notify code to be
 tested against real HTTP:
   * Atlassian Statuspage v1: /v1/pages/{page}/incidents[/unresolved|/{id}]
   * the runbook's generic endpoint: /api/incidents[/{id}]
-and accepts chat webhooks on /hooks/{name} (/hooks/fail answers 500).
+and accepts chat webhooks on /hooks/{name} (/hooks/fail answers 500). GET /slow/{ms} answers after
+that many milliseconds (at most 5000), for latency alerts.
 GET /_received lists what was recorded; DELETE /_received forgets it all.
 Standard library only, so it runs in any image with python3.
 """
@@ -86,6 +87,10 @@ class Handler(BaseHTTPRequestHandler):
                 return self._send(200, list(RECEIVED))
         if path == "/healthz":
             return self._send(200, {"status": "ok"})
+        if path.startswith("/slow/") and path[6:].isdigit():
+            # A slow endpoint for latency alerts: answers after N ms (at most 5 s).
+            time.sleep(min(int(path[6:]), 5000) / 1000)
+            return self._send(200, {"status": "ok", "slept_ms": min(int(path[6:]), 5000)})
         if path.startswith("/hooks/"):
             if path == "/hooks/fail":
                 return self._send(500, b"failing on purpose")

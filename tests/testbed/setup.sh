@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The test bed's one idempotent entry point: each step skips what is already there.
 # Steps: venv, engine (Docker + compose v2), base image, services (registry, registry with login, S3, receiver),
-# stack images (built and pushed, then pulled back through the login registry), host image (Docker-in-Docker).
+# stack images (built and pushed, then pulled back through the login registry; monitoring images built locally),
+# host image (Docker-in-Docker).
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 steps=("$@")
@@ -30,6 +31,8 @@ for step in "${steps[@]}"; do
       bash "$REPO_ROOT/tests/stack/build.sh"
       # The "notes" stack (a second, differently shaped one); its pg and edge reuse the images above.
       bash "$REPO_ROOT/tests/stack2/build.sh"
+      # Prometheus, Alertmanager and exporters from Debian packages (upstream entrypoints); local only, not pushed.
+      bash "$REPO_ROOT/tests/monitoring/build.sh"
       # The login registry shares the open one's store: what was just pushed must pull after a login.
       bash "$TESTBED_DIR/registry_auth_check.sh" ;;
     host) bash "$TESTBED_DIR/host_image.sh" ;;

@@ -57,12 +57,24 @@ def test_v2_rolled_one_host_at_a_time_and_stopped_when_app2_was_lost():
     assert run["rc"] != 0, out[-3000:]
     assert f"{APP2} failed at" in out and "It stays drained at the load balancer" in out, out[-3000:]
     assert "Cannot connect to the Docker daemon" in out
-    # serial 1: app1 drained, switched and put back before app2 was drained.
+    # serial 1: app1 drained, switched and put back before app2 was drained; app2 stays drained to the end.
     states = re.findall(r"Load balancer aishield-lb: in rotation [^;]*; drained ([^.]+)\.", out)
-    assert [s for s in states if s != "none"] == [APP1, APP2], states
+    drained = [s for s in states if s != "none"]
+    assert drained[:2] == [APP1, APP2] and set(drained[1:]) == {APP2}, states
     assert states.index(APP2) > states.index(APP1) + 1  # a "none" (app1 put back) between the two
     failed = [r for r in _v2(APP2) if r["status"] == "failed"]
     assert len(failed) == 1 and failed[0]["failure"]["phase"] == "app", failed
+    # app1, which this run had switched, went back to v1 (aishield_fleet_on_failure's default: rollback), in place:
+    # draining it too would have left no host in rotation.
+    assert f"Fleet deploy of v2 failed. failed: {APP2}" in out and f"rolled back: {APP1}" in out, out[-3000:]
+    first = _v2(APP1)[0]
+    assert first["status"] == "rolled_back", first
+    assert _records(APP1)[0]["version"] == "v1" and first["rolled_back_to"] == _records(APP1)[0]["release_id"]
+    rollback = [a for a in _audit(APP1) if a.get("action") == "rollback"][0]
+    assert rollback["reason"].startswith("automatic: the fleet deploy of v2 failed"), rollback
+    # Every lock of the run was released at its end, the failed host's too.
+    for host in (DB, APP1, APP2):
+        assert "deploy.lock" not in _exec(host, "ls", "-A", ROOT), host
 
 
 def test_the_lb_served_every_request_through_the_rollout_and_the_lost_host():
@@ -85,19 +97,24 @@ def test_migration_ran_once_on_the_db_host_before_any_app_host():
     for host in APPS:
         # App hosts run no migration of their own: no one-off container ever ran there.
         assert _exec(host, "docker", "ps", "-a", "-q", "--filter", "label=com.docker.compose.oneoff=True") == ""
-        good = [r for r in _v2(host) if r["status"] == "good"]
-        assert len(good) == 1, good
-        assert good[0]["db_release"] == db["release_id"] and good[0]["alembic"]["after"] == db["alembic"]["after"]
-        assert good[0]["started_at"] >= db["finished_at"]  # the schema was ready before the host's release began
+        rerun = _rerun(host)
+        assert rerun["version"] == "v2" and rerun["status"] == "good", rerun
+        assert rerun["db_release"] == db["release_id"] and rerun["alembic"]["after"] == db["alembic"]["after"]
+        assert rerun["started_at"] >= db["finished_at"]  # the schema was ready before the host's release began
+
+
+def _rerun(host):
+    """The host's current release right after the rerun (converge kept it: later steps move the hosts)."""
+    return json.loads((RUNS / f"current-rerun-{host}.json").read_text())
 
 
 def test_the_rerun_converged_every_host_on_the_same_release():
     assert _run("rerun-v2")["rc"] == 0
-    records = [_current(host) for host in APPS]
+    records = [_rerun(host) for host in APPS]
     assert all(r["status"] == "good" and r["role"] == "app" and r["version"] == "v2" for r in records), records
     assert records[0]["images"] == records[1]["images"]
     assert records[0]["config_checksum"] == records[1]["config_checksum"]
-    assert records[0]["images"]["backend"] == _current(DB)["images"]["backend"]
+    assert records[0]["images"]["backend"] == _rerun(DB)["images"]["backend"]
     for host in APPS:
         running = _exec(host, "docker", "ps", "--format", "{{.Label \"com.docker.compose.service\"}}").split()
         assert sorted(running) == ["backend", "frontend", "proxy", "worker"], (host, running)
@@ -164,3 +181,48 @@ def test_the_published_redis_asks_for_its_password():
         assert len(worker) == 1, (host, worker)
         env = _exec(host, "docker", "inspect", worker[0], "--format", "{{range .Config.Env}}{{println .}}{{end}}")
         assert "REDIS_URL=redis://:molecule-redis-Kp3x9@" in env
+
+
+def test_a_second_fleet_run_and_a_single_host_run_are_refused_while_a_fleet_run_holds_the_lock():
+    busy = _run("busy-fleet")
+    assert busy["rc"] != 0 and "The fleet is busy" in busy["output"] and "fleet deploy of v2" in busy["output"], busy["output"][-3000:]
+    assert "the locks this run took were given back" in busy["output"]
+    single = _run("busy-app1")
+    assert single["rc"] != 0, single["output"][-3000:]
+    assert "Another deploy holds /opt/aishield/deploy.lock" in single["output"] and "fleet deploy of v2" in single["output"]
+    # Neither touched anything: the run holding the lock ended as the converged no-op it was (changed=0).
+    assert all(counts["changed"] == 0 for counts in _recap(_run("again-v2")["output"]).values())
+
+
+def test_v3_failing_its_smoke_test_on_app1_rolls_app1_back_and_stops_the_rollout():
+    run = _run("deploy-v3")
+    out = run["output"]
+    assert run["rc"] != 0, out[-3000:]
+    # app1 failed after its switch: the fleet returned it to the release before (and put it back in rotation).
+    assert f"Fleet deploy of v3 failed. failed: {APP1}; stopped after a failure: {APP2}; rolled back: {APP1}." in out, out[-3000:]
+    v3 = [r for r in _records(APP1) if r["version"] == "v3"]
+    # The failure is recorded in the host's fleet phase (app), naming the smoke test's task.
+    assert len(v3) == 1 and v3[0]["status"] == "failed" and v3[0]["failure"]["phase"] == "app", v3
+    assert "smoke" in json.dumps(v3[0]["failure"]).lower(), v3[0]["failure"]
+    assert f"{APP1} (app): failed: " in out and f"rolled back to {_rerun(APP1)['release_id']}" in out
+    # app2 was never reached: no v3 release there.
+    assert not [r for r in _records(APP2) if r["version"] == "v3"]
+
+
+def test_a_fleet_quick_rollback_takes_every_app_host_back_behind_the_lb():
+    run = _run("fleet-rollback")
+    assert run["rc"] == 0, run["output"][-3000:]
+    for host in APPS:
+        current = _current(host)
+        assert current["version"] == "v1" and current["status"] == "good", (host, current, run["output"][-6000:])
+        assert _rerun(host)["release_id"] in [r["release_id"] for r in _records(host) if r["status"] == "rolled_back"]
+    # The database and the db host are left as they were (a quick rollback is code only).
+    assert _current(DB)["version"] == "v3"
+    fleet = json.loads(_exec(DB, "cat", f"{ROOT}/fleet.json"))
+    assert fleet["run"] == "Fleet rollback" and fleet["outcome"] == "good" and fleet["uniform"] is True, fleet
+    assert fleet["versions"] == ["v1"] and fleet["hosts"][APP1]["version"] == "v1" and fleet["hosts"][DB]["role"] == "db"
+    # One batch at a time: app1 drained and put back before app2 was drained.
+    states = re.findall(r"Load balancer aishield-lb: in rotation [^;]*; drained ([^.]+)\.", run["output"])
+    assert [s for s in states if s != "none"] == [APP1, APP2], states
+    for host in (DB, APP1, APP2):
+        assert "deploy.lock" not in _exec(host, "ls", "-A", ROOT), host

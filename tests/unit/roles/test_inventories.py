@@ -17,7 +17,8 @@ ENVS = ["staging", "prod"]
 # playbook -> the group whose hosts it runs on (the variables must be set for that group).
 PLAYBOOKS = {"deploy.yml": "aishield", "preflight.yml": "aishield", "publish.yml": "aishield_build",
              "rollback.yml": "aishield", "backup.yml": "aishield", "verify.yml": "aishield", "restore.yml": "aishield",
-             "maintenance.yml": "aishield", "troubleshoot.yml": "aishield", "dr_drill.yml": "aishield"}
+             "maintenance.yml": "aishield", "troubleshoot.yml": "aishield", "dr_drill.yml": "aishield",
+             "monitoring.yml": "aishield"}
 # Given with -e for one run (each playbook's header shows how), not kept in an inventory.
 RUN_TIME = {"aishield_rollback_to", "aishield_rollback_mode", "aishield_rollback_db", "aishield_rollback_reason",
             "aishield_restore_key", "aishield_restore_target", "aishield_restore_confirm", "aishield_restore_scratch_db",
@@ -83,7 +84,7 @@ def test_every_variable_a_playbook_reads_is_documented(env, playbook):
     assert not missing, f"inventories/{env} does not set {missing}, which playbooks/{playbook} reads"
 
 
-def test_fleet_inventory_documents_what_deploy_multihost_reads():
+def test_fleet_inventory_documents_what_the_fleet_playbooks_read():
     """inventories/fleet: the prod settings (linked) plus each group's own; serial and max-fail come with -e."""
     proc = _run("ansible-inventory", "-i", "inventories/fleet", "--list", *_vault_args("prod"))
     assert proc.returncode == 0, proc.stderr
@@ -91,9 +92,10 @@ def test_fleet_inventory_documents_what_deploy_multihost_reads():
     assert [len(data[group]["hosts"]) for group in ("db", "app", "lb")] == [1, 2, 1]
     hostvars = data["_meta"]["hostvars"]
     documented = set().union(*(hostvars[host] for host in hostvars))
-    read = _read_variables("deploy_multihost.yml")
-    missing = sorted(read - documented - RUN_TIME - OUTPUTS - {"aishield_serial", "aishield_max_fail_percentage"})
-    assert not missing, f"inventories/fleet does not set {missing}, which playbooks/deploy_multihost.yml reads"
+    for playbook in ("deploy_multihost.yml", "rollback_multihost.yml"):
+        read = _read_variables(playbook)
+        missing = sorted(read - documented - RUN_TIME - OUTPUTS - {"aishield_serial", "aishield_max_fail_percentage"})
+        assert not missing, f"inventories/fleet does not set {missing}, which playbooks/{playbook} reads"
     db = hostvars[data["db"]["hosts"][0]]
     assert db["aishield_data_publish_address"] == db["aishield_address"]
 

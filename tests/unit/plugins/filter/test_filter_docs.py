@@ -15,16 +15,18 @@ import pytest
 import yaml
 
 FILTER_DIR = Path(__file__).resolve().parents[4] / 'plugins' / 'filter'
-TOPICS = ('alembic', 'backup', 'fleet', 'health', 'image', 'publish', 'release', 'tls')
+TOPICS = ('alembic', 'backup', 'fleet', 'health', 'image', 'monitoring', 'publish', 'release', 'stack', 'tls')
 EXPECTED = {
     'alembic': {'alembic_heads', 'alembic_compare', 'alembic_rollback_check'},
     'backup': {'backup_key', 'gfs_retention'},
-    'fleet': {'fleet_lb_backends', 'fleet_digest_refs'},
+    'fleet': {'fleet_lb_backends', 'fleet_digest_refs', 'fleet_outcome', 'fleet_stop_reason', 'fleet_record'},
     'health': {'health_summary'},
     'image': {'image_ref', 'image_pin'},
+    'monitoring': {'monitoring_plan', 'monitoring_alert_lines'},
     'publish': {'publish_plan', 'publish_refs', 'publish_unreachable', 'publish_pushes', 'publish_digests', 'publish_result',
                 'publish_report_lines'},
     'release': {'release_id', 'release_id_parse', 'phase_durations', 'deploy_input_errors'},
+    'stack': {'stack_plan', 'stack_parts'},
     'tls': {'tls_ca_file', 'tls_check'},
 }
 

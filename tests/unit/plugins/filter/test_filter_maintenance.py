@@ -133,3 +133,25 @@ def test_report_markdown_has_the_table_counts_and_items():
     assert '## celery queue\n\n1. a\n2. b\n' in md
     with pytest.raises(AnsibleFilterError):
         m.maintenance_report_markdown({'name': 'x'})
+
+
+def _answer(key, result, status='success'):
+    return {'item': {'key': key}, 'json': {'status': status, 'data': {'resultType': 'vector', 'result': result}}}
+
+
+def test_prometheus_window_answers_become_stats_and_p95():
+    answers = [_answer('cpu', [{'metric': {'container': 'p-backend-1'}, 'value': [1, '12.345']},
+                               {'metric': {'container': 'p-db-1'}, 'value': [1, '3']}]),
+               _answer('memory', [{'metric': {'container': 'p-backend-1'}, 'value': [1, '40.5']}]),
+               _answer('p95', [{'metric': {'probe': 'health'}, 'value': [1, '12.04']},
+                               {'metric': {'probe': 'auth_me'}, 'value': [1, '30.26']}])]
+    out = m.maintenance_prometheus(answers)
+    assert out == {'stats': [{'name': 'p-backend-1', 'cpu_percent': 12.35, 'mem_percent': 40.5, 'mem_usage': ''},
+                             {'name': 'p-db-1', 'cpu_percent': 3.0, 'mem_percent': 0.0, 'mem_usage': ''}],
+                   'p95_ms': 30.3}
+    assert m.maintenance_prometheus([_answer('cpu', []), _answer('memory', []), _answer('p95', [])]) == {'stats': [], 'p95_ms': None}
+
+
+def test_prometheus_error_names_the_query():
+    with pytest.raises(AnsibleFilterError, match='did not answer the memory query: bad query'):
+        m.maintenance_prometheus([_answer('cpu', []), {'item': {'key': 'memory'}, 'json': {'status': 'error', 'error': 'bad query'}}])

@@ -55,7 +55,7 @@ def test_stack_parts_reads_the_database_and_the_writers():
                           'jobs': {'role': 'worker'}, 'edge': None}}
     stack['services']['api'].update(health_path='/healthz', migrate=True)
     expected = {'database': {'service': 'pg', 'user': 'u', 'name': 'n'}, 'writers': ['api', 'jobs'], 'health_path': '/healthz',
-                'migrate_service': 'api', 'fleet_required_secrets': []}
+                'migrate_service': 'api', 'fleet_required_secrets': [], 'services': ['pg', 'api', 'jobs', 'edge']}
     assert stack_parts(stack, {'writers': ['backend']}) == expected
     stack['fleet'] = {'required_secrets': ['CACHE_PASSWORD']}
     assert stack_parts(stack)['fleet_required_secrets'] == ['CACHE_PASSWORD']
@@ -63,7 +63,8 @@ def test_stack_parts_reads_the_database_and_the_writers():
 
 def test_stack_parts_of_an_empty_description_is_the_fallback():
     fallback = {'database': {'service': 'db', 'user': 'a', 'name': 'a'}, 'writers': ['backend', 'worker'],
-                'health_path': '/api/v1/health', 'migrate_service': 'backend', 'fleet_required_secrets': ['REDIS_PASSWORD']}
+                'health_path': '/api/v1/health', 'migrate_service': 'backend', 'fleet_required_secrets': ['REDIS_PASSWORD'],
+                'services': ['db', 'backend', 'worker']}
     assert stack_parts({}, fallback) == fallback
     with pytest.raises(AnsibleFilterError, match='aishield_stack must be a mapping'):
         stack_parts({'compose_files': []})

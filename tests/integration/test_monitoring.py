@@ -208,10 +208,20 @@ def test_every_target_is_up_and_every_dashboard_query_returns_series(mon):
     jobs = {t['labels']['job'] for t in _get(mon['prometheus_url'] + '/api/v1/targets')['data']['activeTargets']}
     assert jobs == {'prometheus', 'node', 'containers', 'postgres', 'redis', 'probe'}, jobs
     # Real values behind the alerts: every expected service runs, the database answers, Celery's queue is read.
-    running = {r['metric']['service']: r['value'][1] for r in _query(mon, 'aishield:service_running')}
-    assert running == {s: '1' for s in ('db', 'redis', 'backend', 'worker', 'frontend', 'proxy')}, running
-    assert _query(mon, 'pg_up')[0]['value'][1] == '1'
-    assert _query(mon, 'redis_key_size{key="celery"}'), 'the Celery queue length is not reported'
+    # Recording rules and the first scrapes take an evaluation or two after the targets come up: bounded waits.
+    expected = {s: '1' for s in ('db', 'redis', 'backend', 'worker', 'frontend', 'proxy')}
+    seen = {}
+
+    def every_service_running():
+        seen.clear()
+        seen.update({r['metric']['service']: r['value'][1] for r in _query(mon, 'aishield:service_running')})
+        return seen == expected
+    try:
+        wait_for(every_service_running, 30, interval=1, what='aishield:service_running for every service')
+    except pytest.fail.Exception:
+        pytest.fail(f'aishield:service_running: {seen}, expected {expected}')
+    wait_for(lambda: [r for r in _query(mon, 'pg_up') if r['value'][1] == '1'], 30, interval=1, what='pg_up 1')
+    wait_for(lambda: _query(mon, 'redis_key_size{key="celery"}'), 30, interval=1, what="the Celery queue's length")
     queries = panel_queries(REPO / 'roles/monitoring/files/dashboards', mon['project'])
     assert len({uid for uid, _title, _expr in queries}) == 5
     empty = []

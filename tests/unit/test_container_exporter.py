@@ -236,13 +236,14 @@ class FakeEngineHandler(http.server.BaseHTTPRequestHandler):
             with engine.lock:
                 engine.active += 1
                 engine.max_active = max(engine.max_active, engine.active)
+            # Leave the count before replying: once the client has the reply it may start its next call.
             try:
                 time.sleep(engine.stats_delay)
-                status, body = engine.stats.get(match.group(1), (404, {'message': 'No such container'}))
-                self._reply(status, body)
             finally:
                 with engine.lock:
                     engine.active -= 1
+            status, body = engine.stats.get(match.group(1), (404, {'message': 'No such container'}))
+            self._reply(status, body)
         else:
             self._reply(404, {'message': 'page not found'})
 

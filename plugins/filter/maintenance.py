@@ -367,6 +367,28 @@ def maintenance_prometheus(answers):
     return {'stats': [stats[name] for name in sorted(stats)], 'p95_ms': round(max(p95), 1) if p95 else None}
 
 
+def maintenance_fleet_rows(hosts, hostvars, name, fact='maintenance_reports'):
+    """One fleet report's rows: every host's rows of report `name`, each named '<host> <check>'.
+
+    A host whose report is missing (unreachable, or its checks failed before the report) gets a failed row,
+    so a silent host can never make the fleet look healthy.
+    """
+    if not isinstance(hosts, (list, tuple)) or not hosts:
+        raise AnsibleFilterError('maintenance_fleet_rows needs the list of the fleet\'s hosts, got %r' % (hosts,))
+    rows = []
+    for host in hosts:
+        reports = hostvars[host].get(fact) if host in hostvars else None
+        report = (reports or {}).get(name) if isinstance(reports, dict) else None
+        if not report or not report.get('rows'):
+            rows.append({'name': '%s %s' % (host, name), 'host': host, 'value': 'no report', 'threshold': '-',
+                         'status': 'fail',
+                         'detail': 'the %s checks did not finish on %s (unreachable or failed): see its output' % (name, host)})
+            continue
+        for row in _check_rows(report['rows']):
+            rows.append(dict(row, name='%s %s' % (host, row['name']), host=host))
+    return rows
+
+
 class FilterModule(object):
     """Maintenance report filters."""
 
@@ -388,4 +410,5 @@ class FilterModule(object):
             'maintenance_image_containers': maintenance_image_containers,
             'maintenance_dependency_rows': maintenance_dependency_rows,
             'maintenance_prometheus': maintenance_prometheus,
+            'maintenance_fleet_rows': maintenance_fleet_rows,
         }

@@ -143,6 +143,32 @@ def deploy_input_errors(version, images=None, image_keys=None, services=None, da
     return errors
 
 
+def release_whole_stack(records):
+    """One record for the whole stack from the release records read on each host.
+
+    A single host's record already covers the whole stack. On a fleet each host records its part (`role` db or
+    app): the result is the app host's record that ran against the db host's release (else the first app
+    record), with the db host's images added and the db host's Alembic block, so a drill can rebuild the stack
+    on one host.
+    """
+    if not isinstance(records, (list, tuple)):
+        raise AnsibleFilterError('release_whole_stack expects a list of release records, got %s' % type(records).__name__)
+    records = [r for r in records if isinstance(r, dict) and r]
+    if not records:
+        return {}
+    db = next((r for r in records if r.get('role') == 'db'), None)
+    apps = [r for r in records if r.get('role') == 'app']
+    if not apps:
+        return dict(records[0])
+    app = next((r for r in apps if db and r.get('db_release') == db.get('release_id')), apps[0])
+    merged = dict(app)
+    if db:
+        merged['images'] = dict(db.get('images') or {}, **(app.get('images') or {}))
+        if db.get('alembic'):
+            merged['alembic'] = db['alembic']
+    return merged
+
+
 class FilterModule:
     """Release id filters."""
 
@@ -152,4 +178,5 @@ class FilterModule:
             'release_id_parse': release_id_parse,
             'phase_durations': phase_durations,
             'deploy_input_errors': deploy_input_errors,
+            'release_whole_stack': release_whole_stack,
         }

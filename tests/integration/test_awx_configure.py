@@ -90,8 +90,9 @@ def test_configure_creates_every_object_then_check_mode_predicts_one_survey_chan
         first_template = paths.index(('POST', '/api/v2/job_templates/'))
         first_source = paths.index(('POST', '/api/v2/inventory_sources/'))
         assert last_poll < first_source < first_template, paths
-        source = next(iter(objects['inventory_sources'].values()))
-        assert source['source'] == 'scm' and source['source_path'] == 'inventories/prod'
+        sources = {s['source_path']: s for s in objects['inventory_sources'].values()}
+        assert set(sources) == {'inventories/prod', 'inventories/fleet'} and {s['source'] for s in sources.values()} == {'scm'}
+        inventories = {i['name']: i['id'] for i in objects['inventories'].values()}
 
         # Credential types: inputs and injectors reach AWX untemplated (AWX fills them in at launch).
         posted = {c['name']: c for c in objects['credential_types'].values()}
@@ -109,13 +110,17 @@ def test_configure_creates_every_object_then_check_mode_predicts_one_survey_chan
             assert job['survey_enabled'] == ('survey_spec' in template)
             if 'survey_spec' in template:
                 assert state.surveys[('job_templates', job['id'])] == template['survey_spec']
+            # The fleet templates run against the fleet inventory (groups db, app, lb), the others against production's.
+            expected_inventory = 'AI Shield fleet' if template.get('inventory') == 'fleet' else 'AI Shield production'
+            assert job['inventory'] == inventories[expected_inventory], template['name']
             attached = state.links.get(('job_templates', job['id'], 'credentials'), [])
             assert attached == ([creds[0]['id']] if 'AI Shield S3 backups' in template['credential_types'] else []), template['name']
 
         # Workflow: the survey, the approval template, and every declared link between nodes.
         wfjt = next(iter(objects['workflow_job_templates'].values()))
         assert state.surveys[('workflow_job_templates', wfjt['id'])] == workflow['survey_spec']
-        nodes = {n['identifier']: n for n in objects['workflow_job_template_nodes'].values()}
+        nodes = {n['identifier']: n for n in objects['workflow_job_template_nodes'].values()
+                 if n['workflow_job_template'] == wfjt['id']}
         assert set(nodes) == {n['identifier'] for n in workflow['workflow_nodes']}
         approval = next(iter(objects['workflow_approval_templates'].values()))
         assert nodes['approve']['unified_job_template'] == approval['id'] and approval['timeout'] == 14400

@@ -258,12 +258,29 @@ FLEET_CASES = [
     # The stack's fleet.required_secrets, checked by the db host's deploy before it changes anything.
     ("no-redis-password", {"db": ["db1"], "app": ["app1"]}, {"_no_redis_password": True},
      ["compose_deploy_secrets.REDIS_PASSWORD is missing"]),
+    # rollback_multihost.yml's plan from a fleet deploy (_playbook: the playbook run instead of deploy_multihost.yml).
+    ("rollback-to-not-a-dict", {"db": ["db1"], "app": ["app1"]},
+     {"_playbook": "rollback_multihost.yml", "aishield_fleet_rollback_to": "app1"},
+     ["aishield_fleet_rollback_to must be a dict of app host -> release id", "got str 'app1'", "or leave it out"]),
+    ("rollback-to-not-an-app-host", {"db": ["db1"], "app": ["app1"]},
+     {"_playbook": "rollback_multihost.yml", "aishield_fleet_rollback_to": {"db1": RELEASE_ID}},
+     ["aishield_fleet_rollback_to names db1, not an app host of this inventory (app hosts: app1)"]),
+    ("rollback-to-not-a-release-id", {"db": ["db1"], "app": ["app1"]},
+     {"_playbook": "rollback_multihost.yml", "aishield_fleet_rollback_to": {"app1": "v1"}},
+     ["aishield_fleet_rollback_to[app1] is 'v1', not a release id like 20250131T235959Z-v2"]),
+    ("rollback-mode-unknown", {"db": ["db1"], "app": ["app1"]},
+     {"_playbook": "rollback_multihost.yml", "aishield_rollback_mode": "sideways"},
+     ["aishield_rollback_mode is quick", "got sideways"]),
+    ("rollback-full-downgrade", {"db": ["db1"], "app": ["app1"]},
+     {"_playbook": "rollback_multihost.yml", "aishield_rollback_mode": "full", "aishield_rollback_db": "downgrade"},
+     ["restores the recorded backup (aishield_rollback_db restore; got downgrade)"]),
 ]
 
 
 @pytest.mark.parametrize("case_id,groups,extra,expected", FLEET_CASES, ids=[c[0] for c in FLEET_CASES])
 def test_fleet_inventory_mistakes_are_rejected_before_any_change(tmp_path, case_id, groups, extra, expected):
-    """deploy_multihost.yml checks the fleet's shape and its rollout settings before any host is touched."""
+    """deploy_multihost.yml checks the fleet's shape and its rollout settings before any host is touched (and
+    rollback_multihost.yml its aishield_fleet_rollback_to)."""
     root = tmp_path / "root"
     project = "aishield-bad-" + secrets.token_hex(3)
     hostvars = _host_vars(root, project, {})
@@ -277,7 +294,8 @@ def test_fleet_inventory_mistakes_are_rejected_before_any_change(tmp_path, case_
         group: {"hosts": {name: {} for name in names}} for group, names in groups.items()}}}))
     env = dict(os.environ, ANSIBLE_CONFIG=str(REPO / "ansible.cfg"), ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0",
                PATH=f"{BIN}:{os.environ['PATH']}", ANSIBLE_LOCAL_TEMP=str(tmp_path / "ansible-tmp"))
-    args = [str(BIN / "ansible-playbook"), "playbooks/deploy_multihost.yml", "-i", str(inventory)]
+    playbook = extra.pop("_playbook", "deploy_multihost.yml")
+    args = [str(BIN / "ansible-playbook"), f"playbooks/{playbook}", "-i", str(inventory)]
     args += [f"--extra-vars={json.dumps(extra)}"] if extra else []
     proc = subprocess.run(args, cwd=REPO, env=env, capture_output=True, text=True, timeout=300, check=False)
     out = proc.stdout + proc.stderr

@@ -94,9 +94,10 @@ def _container_tests():
             {'series': f'aishield_container_memory_limit_bytes{SEL}', 'values': '100x80'},
         ],
         'alert_rule_test': [
-            # Down from 1m45s: pending for its 1m, firing at 3m, resolved once running again (from 4m45s).
+            # Down from 1m45s: pending for its 1m, firing by 3m30s, resolved once running again (from 4m45s). The
+            # recording rule it reads may be evaluated after it, one interval later: no check on that boundary.
             {'eval_time': '2m', 'alertname': 'AIShieldServiceDown', 'exp_alerts': []},
-            {'eval_time': '3m', 'alertname': 'AIShieldServiceDown', 'exp_alerts': [down]},
+            {'eval_time': '3m30s', 'alertname': 'AIShieldServiceDown', 'exp_alerts': [down]},
             {'eval_time': '6m', 'alertname': 'AIShieldServiceDown', 'exp_alerts': []},
             {'eval_time': '4m', 'alertname': 'AIShieldHighCPU', 'exp_alerts': []},
             {'eval_time': '7m', 'alertname': 'AIShieldHighCPU', 'exp_alerts': [cpu]},
@@ -167,7 +168,7 @@ def test_a_changed_threshold_moves_the_line(tmp_path):
     tests = _container_tests()
     tests[0]['alert_rule_test'] = [
         {'eval_time': '7m', 'alertname': 'AIShieldHighCPU', 'exp_alerts': []},
-        {'eval_time': '3m', 'alertname': 'AIShieldServiceDown', 'exp_alerts': []},
+        {'eval_time': '3m30s', 'alertname': 'AIShieldServiceDown', 'exp_alerts': []},
     ]
     rc, out = _promtool(tmp_path, rules, tests)
     assert rc == 0, out

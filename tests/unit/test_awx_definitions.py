@@ -53,7 +53,8 @@ def _surveys():
 
 def test_every_job_named_in_the_issue_has_a_template():
     keys = {t['key'] for t in TEMPLATES}
-    assert {'deploy', 'rollback', 'backup', 'restore', 'maintenance_daily', 'maintenance_weekly', 'dr_drill'} <= keys
+    assert {'deploy', 'rollback', 'backup', 'restore', 'maintenance_daily', 'maintenance_weekly', 'dr_drill',
+            'fleet_deploy', 'fleet_rollback'} <= keys
     assert len(keys) == len(TEMPLATES) and len(BY_NAME) == len(TEMPLATES), 'duplicate template key or name'
     assert {BY_NAME['AI Shield maintenance daily']['job_tags'], BY_NAME['AI Shield maintenance weekly']['job_tags']} == {'daily', 'weekly'}
 
@@ -188,20 +189,33 @@ def test_release_workflow_approves_backs_up_deploys_and_ends_red_after_a_rollbac
 
 
 def _set_stats_keys(playbook):
-    """Keys a playbook (or a role task file under roles/) exports with set_stats (its task-level _stats vars, or literal data)."""
+    """Keys a playbook (or a role task file under roles/) exports with set_stats: literal data, the task-level _stats
+    vars, or the play variable the data names (fleet_end_stats, which tasks/fleet_end.yml exports for its caller)."""
     keys = set()
 
-    def visit(tasks):
+    def visit(tasks, base, play_vars):
         for task in tasks or []:
             for section in ('block', 'rescue', 'always'):
-                visit(task.get(section))
+                visit(task.get(section), base, play_vars)
+            imported = task.get('ansible.builtin.import_tasks') or ''
+            if imported and '{{' not in imported:
+                visit(yaml.safe_load((base / imported).read_text()), (base / imported).parent, play_vars)
             if 'ansible.builtin.set_stats' in task:
                 data = task['ansible.builtin.set_stats']['data']
-                keys.update(data if isinstance(data, dict) else (task.get('vars') or {}).get('_stats', {}))
+                named = re.fullmatch(r'\{\{\s*(\w+)\s*\}\}', data.strip()) if isinstance(data, str) else None
+                if isinstance(data, dict):
+                    keys.update(data)
+                elif named and named.group(1) in play_vars:
+                    keys.update(play_vars[named.group(1)])
+                else:
+                    keys.update((task.get('vars') or {}).get('_stats', {}))
                 assert task['ansible.builtin.set_stats'].get('per_host') is False
     path = REPO / playbook if playbook.startswith('roles/') else REPO / 'playbooks' / playbook
     for item in yaml.safe_load(path.read_text()):
-        visit(item.get('tasks') if 'hosts' in item else [item])
+        if 'hosts' in item:
+            visit(item.get('tasks'), path.parent, item.get('vars') or {})
+        else:
+            visit([item], path.parent, {})
     return keys
 
 
@@ -220,6 +234,106 @@ def test_set_stats_hand_over_what_the_next_nodes_read():
         assert name in failed and name in deploy | rollback
 
 
+FLEET_DEPLOY = BY_NAME['AI Shield fleet deploy']
+FLEET_ROLLBACK = BY_NAME['AI Shield fleet rollback']
+FLEET_RELEASE = next(w for w in WORKFLOWS if w['name'] == 'AI Shield fleet release')
+
+
+def _questions(item):
+    return {q['variable']: q for q in item['survey_spec']['spec']}
+
+
+def test_fleet_templates_run_the_fleet_playbooks():
+    assert (FLEET_DEPLOY['key'], FLEET_DEPLOY['playbook']) == ('fleet_deploy', 'playbooks/deploy_multihost.yml')
+    assert (FLEET_ROLLBACK['key'], FLEET_ROLLBACK['playbook']) == ('fleet_rollback', 'playbooks/rollback_multihost.yml')
+    # As the single-host deploy and rollback: the registry for preflight, S3 for the db host's backup, the messages.
+    assert set(FLEET_DEPLOY['credential_types']) == set(BY_NAME['AI Shield deploy']['credential_types'])
+    assert set(FLEET_ROLLBACK['credential_types']) == {'AI Shield status page', 'AI Shield chat webhook'}
+    assert set(_questions(FLEET_DEPLOY)) == {'aishield_version', 'aishield_serial', 'aishield_max_fail_percentage',
+                                             'aishield_fleet_on_failure'}
+    assert set(_questions(FLEET_ROLLBACK)) == {'aishield_serial', 'aishield_rollback_reason'}
+
+
+def _fleet_check(playbook, pattern):
+    """A value the first play's input check of a fleet playbook accepts (its regex or its list of choices)."""
+    match = re.search(pattern, (REPO / 'playbooks' / playbook).read_text())
+    assert match, '%s no longer checks %s' % (playbook, pattern)
+    return match.group(1)
+
+
+def test_fleet_survey_answers_are_what_the_fleet_playbooks_accept():
+    choices = _fleet_check('deploy_multihost.yml', r"aishield_fleet_on_failure \| default\('rollback'\) in \[([^\]]*)\]")
+    assert set(_questions(FLEET_DEPLOY)['aishield_fleet_on_failure']['choices']) == set(re.findall(r"'(\w+)'", choices))
+    for playbook in ('deploy_multihost.yml', 'rollback_multihost.yml'):
+        serial = _fleet_check(playbook, r"\(aishield_serial \| default\(1\) \| string\) is match\('([^']*)'\)")
+        for item in (FLEET_DEPLOY, FLEET_ROLLBACK, FLEET_RELEASE):
+            question = _questions(item)['aishield_serial']
+            assert re.match(serial, question['default']), (item['name'], question['default'])
+            # The longest answer the playbook takes fits the question.
+            assert question['max'] >= len('100%') and re.match(serial, '100%') and not re.match(serial, '0')
+    fail_pct = _fleet_check('deploy_multihost.yml',
+                            r"\(aishield_max_fail_percentage \| default\(0\) \| string\) is match\('([^']*)'\)")
+    for item in (FLEET_DEPLOY, FLEET_RELEASE):
+        question = _questions(item)['aishield_max_fail_percentage']
+        assert question['type'] == 'integer' and question['default'] == 0
+        assert all(re.match(fail_pct, str(n)) for n in (question['min'], question['max']))
+        assert not re.match(fail_pct, str(question['max'] + 1))
+
+
+def test_fleet_release_workflow_approves_deploys_and_rolls_back_only_the_hosts_the_deploy_switched():
+    nodes, edges = _graph(FLEET_RELEASE)
+    kind_of = {i: n['unified_job_template'].get('name') for i, n in nodes.items()}
+    roots = set(nodes) - {t for targets in edges.values() for _k, t in targets}
+    assert [nodes[r]['unified_job_template']['type'] for r in roots] == ['workflow_approval']
+    approve = roots.pop()
+    assert [(k, kind_of[t]) for k, t in edges[approve]] == [('success_nodes', 'AI Shield fleet deploy')]
+    deploy = edges[approve][0][1]
+    assert [(k, kind_of[t]) for k, t in edges[deploy]] == [('failure_nodes', 'AI Shield fleet rollback')]
+    rollback = edges[deploy][0][1]
+    assert [(k, kind_of[t]) for k, t in edges[rollback]] == [('always_nodes', 'AI Shield release failed')]
+    assert not edges.get(edges[rollback][0][1]), 'release failed is the last node'
+    # The workflow owns the rollback: the deploy node stops after a failed host instead of rolling back itself.
+    assert nodes[deploy]['extra_data'] == {'aishield_fleet_on_failure': 'stop'}
+    assert 'stop' in _questions(FLEET_DEPLOY)['aishield_fleet_on_failure']['choices']
+    assert len(nodes[rollback]['extra_data']['aishield_rollback_reason']) >= _questions(FLEET_ROLLBACK)['aishield_rollback_reason']['min']
+    # Workflow variables override node answers and artifacts: the survey must not ask what the nodes hand over.
+    asked = set(_questions(FLEET_RELEASE))
+    assert not asked & {'aishield_fleet_on_failure', 'aishield_fleet_rollback_to'}, asked
+    assert asked <= set(_questions(FLEET_DEPLOY)), 'the workflow asks what the deploy does not read'
+
+
+def test_fleet_set_stats_hand_the_rollback_node_the_hosts_the_deploy_switched():
+    deploy = _set_stats_keys('deploy_multihost.yml')
+    assert {'aishield_fleet_rollback_to', 'aishield_fleet_status', 'aishield_release_id', 'aishield_release_version',
+            'aishield_release_status'} <= deploy
+    assert re.search(r'\baishield_fleet_rollback_to\b', _playbook_text(FLEET_ROLLBACK['playbook'])), \
+        'the fleet rollback node would ignore the hosts the deploy switched'
+    # Before any check: a run refused early (bad input, a busy fleet) hands over an empty plan, so the rollback node
+    # changes no host (without one it would take every app host back).
+    first = yaml.safe_load((REPO / 'playbooks' / 'deploy_multihost.yml').read_text())[0]['tasks'][0]
+    assert first['ansible.builtin.set_stats']['data'] == {'aishield_fleet_rollback_to': {}}
+    assert first['ansible.builtin.set_stats']['aggregate'] is False
+    # fleet_end.yml exports before it fails the run: AWX hands a failed job's artifacts to its failure node.
+    end = [t['name'] for t in yaml.safe_load((REPO / 'playbooks' / 'tasks' / 'fleet_end.yml').read_text())]
+    assert end.index('Hand the run\'s outcome to the next workflow node (set_stats)') < end.index('End the run red when a host did not finish')
+    rollback = _set_stats_keys('rollback_multihost.yml')
+    assert {'aishield_rollback_status', 'aishield_rollback_release', 'aishield_fleet_rolled_back'} <= rollback
+    assert 'aishield_fleet_rollback_to' not in rollback, 'only a deploy hands over a rollback plan'
+    failed = (REPO / 'playbooks' / 'awx_release_failed.yml').read_text()
+    for name in ('aishield_release_id', 'aishield_release_status', 'aishield_rollback_status', 'aishield_rollback_release'):
+        assert name in failed and name in deploy | rollback
+
+
+def test_molecule_runs_the_fleet_rollback_with_answers_its_survey_accepts():
+    """molecule/multihost drives a fleet run through awx/run_job.py: its answers pass the template's survey."""
+    plays = yaml.safe_load((REPO / 'molecule' / 'multihost' / 'converge.yml').read_text())
+    runs = [t['vars'] for p in plays for t in p.get('tasks', []) if 'run_job' in (t.get('vars') or {})]
+    assert 'fleet_rollback' in [r['run_job'] for r in runs]
+    for run in runs:
+        template = RUN_JOB.find_template(TEMPLATES, run['run_job'])
+        assert RUN_JOB.survey_answers(template, run['run_vars'])
+
+
 def test_survey_answers_are_checked_like_an_awx_launch():
     deploy = BY_NAME['AI Shield deploy']
     answers = RUN_JOB.survey_answers(deploy, {'aishield_version': 'v2'})
@@ -232,6 +346,14 @@ def test_survey_answers_are_checked_like_an_awx_launch():
         RUN_JOB.survey_answers(deploy, {'aishield_version': 'v2', 'aishield_strategy': 'blue-green'})
     with pytest.raises(RUN_JOB.JobError, match='aishield_rollback_reason must be 5 to 200'):
         RUN_JOB.survey_answers(BY_NAME['AI Shield rollback'], {'aishield_rollback_reason': 'no'})
+    assert RUN_JOB.survey_answers(FLEET_DEPLOY, {'aishield_version': 'v2', 'aishield_serial': '50%'}) == {
+        'aishield_version': 'v2', 'aishield_serial': '50%', 'aishield_max_fail_percentage': 0, 'aishield_fleet_on_failure': 'rollback'}
+    with pytest.raises(RUN_JOB.JobError, match='aishield_fleet_on_failure must be one of rollback, stop'):
+        RUN_JOB.survey_answers(FLEET_DEPLOY, {'aishield_version': 'v2', 'aishield_fleet_on_failure': 'ignore'})
+    assert RUN_JOB.survey_answers(FLEET_ROLLBACK, {'aishield_rollback_reason': 'the fleet deploy failed'}) == {
+        'aishield_serial': '1', 'aishield_rollback_reason': 'the fleet deploy failed'}
+    with pytest.raises(RUN_JOB.JobError, match='aishield_rollback_reason is required'):
+        RUN_JOB.survey_answers(FLEET_ROLLBACK, {})
 
 
 def test_run_job_refuses_secrets_on_the_command_line_and_masks_them(tmp_path, capsys):

@@ -8,6 +8,7 @@ import json
 import os
 import re
 import subprocess
+import urllib.request
 from pathlib import Path
 
 RUNS = Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"]) / "runs"
@@ -212,6 +213,12 @@ def test_v3_failing_its_smoke_test_on_app1_rolls_app1_back_and_stops_the_rollout
 def test_a_fleet_quick_rollback_takes_every_app_host_back_behind_the_lb():
     run = _run("fleet-rollback")
     assert run["rc"] == 0, run["output"][-3000:]
+    # It ran through awx/run_job.py as the "AI Shield fleet rollback" job template, which handed its result over
+    # (set_stats) the way it reaches the AWX workflow's next node.
+    assert "SUMMARY AI Shield fleet rollback: successful (rc 0)" in run["output"], run["output"][-3000:]
+    artifacts = json.loads(re.search(r"^  artifacts \(set_stats\): (\{.*\})$", run["output"], re.M).group(1))
+    assert artifacts["aishield_rollback_status"] == "done", artifacts
+    assert artifacts["aishield_fleet_rolled_back"] == {host: _current(host)["release_id"] for host in APPS}, artifacts
     for host in APPS:
         current = _current(host)
         assert current["version"] == "v1" and current["status"] == "good", (host, current, run["output"][-6000:])
@@ -222,7 +229,121 @@ def test_a_fleet_quick_rollback_takes_every_app_host_back_behind_the_lb():
     assert fleet["run"] == "Fleet rollback" and fleet["outcome"] == "good" and fleet["uniform"] is True, fleet
     assert fleet["versions"] == ["v1"] and fleet["hosts"][APP1]["version"] == "v1" and fleet["hosts"][DB]["role"] == "db"
     # One batch at a time: app1 drained and put back before app2 was drained.
-    states = re.findall(r"Load balancer aishield-lb: in rotation [^;]*; drained ([^.]+)\.", run["output"])
+    # run_job prints progress and a summary; ansible-playbook's own output is in the job's artifacts.
+    states = re.findall(r"Load balancer aishield-lb: in rotation [^;]*; drained ([^.]+)\.", run["job_stdout"])
     assert [s for s in states if s != "none"] == [APP1, APP2], states
+    for host in (DB, APP1, APP2):
+        assert "deploy.lock" not in _exec(host, "ls", "-A", ROOT), host
+
+
+def _fleet_report_rows(host):
+    return json.loads(_exec(DB, "cat", f"{ROOT}/reports/fleet-daily-latest.json"))["rows"] if host is None else \
+        json.loads(_exec(host, "cat", f"{ROOT}/reports/daily-latest.json"))["rows"]
+
+
+def test_the_fleet_daily_is_one_report_with_each_hosts_part_and_one_message():
+    run = _run("fleet-daily")
+    out = run["output"]
+    # A 0 % memory threshold breaches on every host: the fleet report ends the run red, once.
+    assert run["rc"] != 0, out[-3000:]
+    assert f"AI Shield fleet-daily on {DB}: FAIL" in out, out[-3000:]
+    rows = _fleet_report_rows(None)
+    by_host = {}
+    for row in rows:
+        by_host.setdefault(row["host"], {})[row["name"][len(row["host"]) + 1:]] = row
+    assert set(by_host) == {DB, APP1, APP2}, rows
+    for host, checks in by_host.items():
+        assert checks["services"]["status"] == "ok", (host, checks["services"])
+        assert checks["memory"]["status"] == "fail", (host, checks["memory"])
+    # The db host reports the database, Redis, the queue and the backups; the app hosts the API.
+    assert {"db connections", "redis memory", "celery queue", "backup age"} <= set(by_host[DB]) and "api p95" not in by_host[DB]
+    for host in APPS:
+        assert "api p95" in by_host[host] and not {"db connections", "redis memory", "backup age"} & set(by_host[host])
+    assert by_host[DB]["backup age"]["status"] == "ok" and by_host[DB]["celery queue"]["status"] == "ok"
+    # Each host kept its own report too; the lb is not checked.
+    for host in (DB, APP1, APP2):
+        assert {row["name"] for row in _fleet_report_rows(host)} == set(by_host[host]), host
+    assert "daily-latest.json" not in _exec(LB, "sh", "-c", f"ls {ROOT}/reports 2>/dev/null || true")
+    # One chat message for the fleet, naming each host's breach.
+    hook = (RUNS.parent / "hook-path").read_text().strip()
+    with urllib.request.urlopen("http://127.0.0.1:9080/_received", timeout=5) as response:  # nosec - loopback
+        received = json.loads(response.read())
+    messages = [r["body"]["text"] for r in received if r["path"] == hook]
+    assert len(messages) == 1, messages
+    assert all(f"{host} memory" in messages[0] for host in (DB, APP1, APP2)), messages[0]
+
+
+def test_troubleshooting_on_the_fleet_visits_the_hosts_that_run_the_service():
+    logs = _run("fleet-logs")
+    assert logs["rc"] == 0, logs["output"][-3000:]
+    # backend runs on the app hosts only; one host at a time.
+    assert logs["output"].count("Print the logs of backend") == 2, logs["output"][-3000:]
+    refused = _run("fleet-restart-refused")
+    assert refused["rc"] != 0 and "must be a service of the fleet's current release" in refused["output"]
+    assert "Nothing was changed" in refused["output"]
+    restart = _run("fleet-restart-worker")
+    assert restart["rc"] == 0, restart["output"][-3000:]
+    assert restart["output"].count("worker restarted and healthy") == 2, restart["output"][-3000:]
+    for host in APPS:
+        assert "running" in _exec(host, "docker", "inspect", "-f", "{{.State.Status}}", "aishield-worker-1")
+
+
+def test_a_live_restore_on_the_fleet_stops_the_app_hosts_writers_restores_on_the_db_host_and_starts_them():
+    run = _run("fleet-restore-live")
+    out = run["output"]
+    assert run["rc"] == 0, out[-3000:]
+    # The row written after the backup is gone: the live database was replaced (by v1's schema, before v2 migrated).
+    assert (RUNS / "fleet-restore-live-count").read_text().strip() == "0"
+    restore = [line for line in _audit(DB) if line["action"] == "restore"]
+    assert restore and restore[-1]["target"] == "live", restore
+    for host in APPS:
+        for service in ("backend", "worker"):
+            state = _exec(host, "docker", "inspect", "-f", "{{.State.Status}} {{.State.Health.Status}}", f"aishield-{service}-1")
+            assert state.split()[0] == "running", (host, service, state)
+    # The writers were stopped before the restore and started after it; every lock was released.
+    stop = out.index("Stop the writers (the stack's web and worker services) on the app hosts")
+    assert stop < out.index("Restore the backup (sha256 verified, one transaction)") < out.index("Start the writers again")
+    for host in (DB, APP1, APP2):
+        assert "deploy.lock" not in _exec(host, "ls", "-A", ROOT), host
+
+
+def test_the_dr_drill_rebuilds_the_fleets_release_on_one_host_and_tears_it_down():
+    run = _run("fleet-dr-drill")
+    out = run["output"]
+    assert run["rc"] == 0, out[-3000:]
+    # The app hosts' release (the code serving), with the db host's data services' images.
+    assert f"Release {_current(APP1)['release_id']} as recorded on the production host." in out, out[-3000:]
+    images = re.search(r"images    ([^\n\"]+)", out).group(1)
+    assert "aishield/backend" in images and "aishield/postgres" in images, images
+    assert "aishield-drill" not in _exec(LB, "docker", "ps", "-a", "--format", "{{.Names}}")
+
+
+def test_a_full_fleet_rollback_restores_the_database_on_the_db_host_then_rolls_the_app_hosts_back():
+    redeploy = _run("redeploy-v2")
+    assert redeploy["rc"] == 0, redeploy["output"][-3000:]
+    run = _run("fleet-rollback-full")
+    out = run["output"]
+    assert run["rc"] == 0, out[-3000:]
+    # The row written after v2's backup is gone, and the database is at v1's schema again.
+    count, revision = (RUNS / "fleet-rollback-full-state").read_text().split()
+    assert count == "0" and revision == VERSIONS["v1"]["head"], (count, revision)
+    # The db host went back to the release the app hosts' v1 code ran against, restoring the backup its v2 release took.
+    v2_db = [r for r in _records(DB) if r["version"] == "v2"][-1]
+    assert v2_db["status"] == "rolled_back" and v2_db["backup"]["key"], v2_db
+    full = [line for line in _audit(DB) if line["action"] == "rollback" and line["mode"] == "full"]
+    assert full and full[-1]["from"] == v2_db["release_id"] and full[-1]["backup"] == v2_db["backup"]["key"], full
+    for host in APPS:
+        current = _current(host)
+        assert current["version"] == "v1" and current["db_release"] == _current(DB)["release_id"], (host, current)
+        for service in ("backend", "worker"):
+            state = _exec(host, "docker", "inspect", "-f", "{{.State.Status}}", f"aishield-{service}-1").strip()
+            assert state == "running", (host, service, state)
+    assert _current(DB)["version"] == "v1"
+    fleet = json.loads(_exec(DB, "cat", f"{ROOT}/fleet.json"))
+    assert fleet["run"] == "Fleet rollback" and fleet["outcome"] == "good" and fleet["uniform"] is True, fleet
+    assert f"database restored from {v2_db['backup']['key']}" in out, out[-3000:]
+    # Everything was planned before the writers stopped; they stopped before the restore.
+    assert out.index("Plan it (nothing changes yet)") < out.index("Stop the stack's web and worker services") \
+        < out.index("Restore the backup and switch (the rollback role, full)")
     for host in (DB, APP1, APP2):
         assert "deploy.lock" not in _exec(host, "ls", "-A", ROOT), host

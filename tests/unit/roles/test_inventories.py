@@ -24,7 +24,7 @@ RUN_TIME = {"aishield_rollback_to", "aishield_rollback_mode", "aishield_rollback
             "aishield_restore_key", "aishield_restore_target", "aishield_restore_confirm", "aishield_restore_scratch_db",
             "aishield_troubleshoot", "aishield_troubleshoot_service", "aishield_troubleshoot_lines",
             "aishield_troubleshoot_confirm", "aishield_dr_hosts", "aishield_dr_source_hosts", "aishield_dr_keep",
-            "aishield_dr_report", "aishield_dr_backup_key"}
+            "aishield_dr_report", "aishield_dr_backup_key", "aishield_fleet_rollback_to"}
 # Read only for a fleet (deploy_multihost.yml, the lb role's mapping): documented by inventories/fleet.
 FLEET_ONLY = {"aishield_lb_bind_address", "aishield_lb_port"}
 # What a playbook hands to the next AWX workflow node with set_stats: outputs, not inputs.

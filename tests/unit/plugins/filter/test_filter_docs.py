@@ -19,13 +19,14 @@ TOPICS = ('alembic', 'backup', 'fleet', 'health', 'image', 'monitoring', 'publis
 EXPECTED = {
     'alembic': {'alembic_heads', 'alembic_compare', 'alembic_rollback_check'},
     'backup': {'backup_key', 'gfs_retention'},
-    'fleet': {'fleet_lb_backends', 'fleet_digest_refs', 'fleet_outcome', 'fleet_stop_reason', 'fleet_record'},
+    'fleet': {'fleet_lb_backends', 'fleet_digest_refs', 'fleet_outcome', 'fleet_stop_reason', 'fleet_record',
+              'fleet_rollback_to_errors', 'fleet_rollback_target', 'fleet_full_db_target'},
     'health': {'health_summary'},
     'image': {'image_ref', 'image_pin'},
     'monitoring': {'monitoring_plan', 'monitoring_alert_lines'},
     'publish': {'publish_plan', 'publish_refs', 'publish_unreachable', 'publish_pushes', 'publish_digests', 'publish_result',
                 'publish_report_lines'},
-    'release': {'release_id', 'release_id_parse', 'phase_durations', 'deploy_input_errors'},
+    'release': {'release_id', 'release_id_parse', 'phase_durations', 'deploy_input_errors', 'release_whole_stack'},
     'stack': {'stack_plan', 'stack_parts'},
     'tls': {'tls_ca_file', 'tls_check'},
 }

@@ -14,7 +14,8 @@ import pytest
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.aishield.ops.plugins.filter.fleet import (
-    fleet_digest_refs, fleet_lb_backends, fleet_outcome, fleet_record, fleet_stop_reason,
+    fleet_digest_refs, fleet_full_db_target, fleet_lb_backends, fleet_outcome, fleet_record, fleet_rollback_target,
+    fleet_rollback_to_errors, fleet_stop_reason,
 )
 
 DIGEST = 'sha256:' + 'a' * 64
@@ -123,6 +124,34 @@ def test_outcome_reports_a_failed_rollback():
     assert out['ok'] and out['rollback_failed'] == ['app1'] and 'ROLLBACK FAILED: schema' in out['lines'][1]
 
 
+def test_outcome_names_what_a_fleet_rollback_must_return():
+    """rollback_to: the app hosts this run switched (done, or failed after the switch) and nothing took back yet."""
+    hostvars = _fleet(db={'role': 'db', 'state': 'done'},
+                      app1={'role': 'app', 'state': 'done', 'switched': True, 'previous_release': 'r1'},
+                      # Failed after its switch: current points at the new release.
+                      app2={'role': 'app', 'state': 'failed', 'switched': 'True', 'previous_release': 'r2'},
+                      # Failed before its switch, or a rerun that found the release in place: nothing to return.
+                      app3={'role': 'app', 'state': 'failed', 'switched': False, 'previous_release': 'r3'},
+                      app4={'role': 'app', 'state': 'done', 'switched': 'False', 'previous_release': 'r4'},
+                      app5={'role': 'app', 'state': 'stopped'}, app6=None,
+                      # Its first release: nothing before it to go back to.
+                      app7={'role': 'app', 'state': 'done', 'switched': True, 'previous_release': ''},
+                      # The deploy's own rollback took it back already; a failed one leaves it to the next rollback.
+                      app8={'role': 'app', 'state': 'done', 'switched': True, 'previous_release': 'r8',
+                            'rollback': {'ok': True, 'to': 'r8'}},
+                      app9={'role': 'app', 'state': 'done', 'switched': True, 'previous_release': 'r9',
+                            'rollback': {'ok': False, 'to': 'r9', 'message': 'schema'}})
+    out = fleet_outcome(['db'] + ['app%d' % i for i in range(1, 10)], hostvars, 'Fleet deploy of v2')
+    assert out['rollback_to'] == {'app1': 'r1', 'app2': 'r2', 'app9': 'r9'}
+    assert out['rolled_back_to'] == {'app8': 'r8'}
+    assert fleet_outcome(['db'], _fleet(db={'role': 'db', 'state': 'failed'}))['rollback_to'] == {}
+
+
+def test_outcome_lines_carry_a_host_note():
+    hostvars = _fleet(app1={'role': 'app', 'state': 'done', 'note': 'untouched: it runs r1 already'})
+    assert fleet_outcome(['app1'], hostvars)['lines'] == ['app1 (app): done (untouched: it runs r1 already)']
+
+
 def test_outcome_refuses_an_unknown_state():
     with pytest.raises(AnsibleFilterError, match="app1 has state 'weird'"):
         fleet_outcome(['app1'], _fleet(app1={'state': 'weird'}))
@@ -169,3 +198,80 @@ def test_record_keeps_the_previous_one_when_only_the_time_differs():
     assert again == first
     other = fleet_record(['a'], hostvars, {'ok': False}, 'Fleet deploy of v2', 'you@c', 't2', previous=_slurp(first))
     assert other['time'] == 't2' and other['outcome'] == 'failed'
+
+
+RID = '20250131T235959Z-v2'
+
+
+@pytest.mark.parametrize('value', [None, '', {}, {'app1': RID}, {'app1': RID, 'app2': ' 20250101T000000Z-v1.10 '}])
+def test_rollback_to_errors_accept_a_plan_or_none(value):
+    assert fleet_rollback_to_errors(value, ['app1', 'app2']) == []
+
+
+@pytest.mark.parametrize('value, expected', [
+    ('app1', ["aishield_fleet_rollback_to must be a dict of app host -> release id", "got str 'app1'",
+              '-e \'{"aishield_fleet_rollback_to": {"app1": "20250131T235959Z-v2"}}\'', 'or leave it out']),
+    ([RID], ['must be a dict', 'got list']),
+    ({'db1': RID, 'app9': RID}, ['aishield_fleet_rollback_to names db1, app9, not an app host of this inventory '
+                                 '(app hosts: app1, app2)', 'the inventory the fleet deploy ran with']),
+    ({'app1': 'v1'}, ["aishield_fleet_rollback_to[app1] is 'v1', not a release id like 20250131T235959Z-v2",
+                      'a directory under its releases/']),
+    ({'app1': 'previous'}, ["aishield_fleet_rollback_to[app1] is 'previous'"]),
+    ({'app1': None}, ['aishield_fleet_rollback_to[app1] is None']),
+    ({'app1': '20250131T235959Z-v2; rm -rf /'}, ['aishield_fleet_rollback_to[app1]']),
+    ({'app1': '20251331T000000Z-v2'}, ['aishield_fleet_rollback_to[app1]']),
+])
+def test_rollback_to_errors_name_the_variable_and_the_fix(value, expected):
+    errors = ' '.join(fleet_rollback_to_errors(value, ['app1', 'app2']))
+    missing = [want for want in expected if want not in errors]
+    assert not missing, errors
+
+
+def test_rollback_to_errors_report_every_problem_at_once():
+    errors = fleet_rollback_to_errors({'lb1': RID, 'app1': 'x', 'app2': 'y'}, ['app1', 'app2'])
+    assert len(errors) == 3 and 'names lb1' in errors[0]
+
+
+def test_rollback_to_errors_need_the_app_hosts():
+    with pytest.raises(AnsibleFilterError, match='needs the app hosts'):
+        fleet_rollback_to_errors({}, 'app1')
+
+
+@pytest.mark.parametrize('plan, host, current, expected', [
+    # No plan: the release before current, on every app host (rollback_multihost.yml's default).
+    (None, 'app1', None, {'to': 'previous', 'note': ''}),
+    ('', 'app1', None, {'to': 'previous', 'note': ''}),
+    ({'app1': RID}, 'app1', None, {'to': RID, 'note': ''}),
+    ({'app1': ' %s ' % RID}, 'app1', _slurp({'release_id': '20250201T000000Z-v3'}), {'to': RID, 'note': ''}),
+    ({'app1': RID}, 'app1', _slurp({'release_id': RID}), {'to': '', 'note': 'untouched: it runs %s already' % RID}),
+    ({'app1': RID}, 'app1', {'failed': True, 'msg': 'file not found'}, {'to': RID, 'note': ''}),
+    # A plan that does not name the host (an empty one names none): it is left as it is.
+    ({'app1': RID}, 'app2', None, {'to': '', 'note': 'untouched: not in aishield_fleet_rollback_to, the fleet run did not switch it'}),
+    ({}, 'app1', None, {'to': '', 'note': 'untouched: not in aishield_fleet_rollback_to, the fleet run did not switch it'}),
+])
+def test_rollback_target(plan, host, current, expected):
+    assert fleet_rollback_target(plan, host, current) == expected
+
+
+def test_rollback_target_refuses_a_plan_that_is_not_a_dict():
+    with pytest.raises(AnsibleFilterError, match='expects aishield_fleet_rollback_to as a dict'):
+        fleet_rollback_target(['app1'], 'app1')
+
+
+def test_full_db_target_is_the_db_release_the_app_targets_ran_against():
+    hostvars = {'app1': {'_fleet_full_target': {'release_id': 'R1-app1', 'db_release': 'R1-db'}},
+                'app2': {'_fleet_full_target': {'release_id': 'R1-app2', 'db_release': 'R1-db'}},
+                'app3': {}}
+    assert fleet_full_db_target(['app1', 'app2', 'app3'], hostvars) == {'to': 'R1-db', 'error': ''}
+
+
+@pytest.mark.parametrize('hostvars, fragment', [
+    ({'app1': {}, 'app2': {'_fleet_full_target': None}}, 'no app host rolls back'),
+    ({'app1': {'_fleet_full_target': {'release_id': 'R1-app1'}}}, 'the release R1-app1 on app1 goes back to records no db host'),
+    ({'app1': {'_fleet_full_target': {'release_id': 'R1-app1', 'db_release': 'R1-db'}},
+      'app2': {'_fleet_full_target': {'release_id': 'R0-app2', 'db_release': 'R0-db'}}},
+     'R1-app1 on app1 ran against R1-db; R0-app2 on app2 ran against R0-db'),
+])
+def test_full_db_target_refuses_what_one_database_cannot_suit(hostvars, fragment):
+    result = fleet_full_db_target(sorted(hostvars), LazyHostVars({k: LazyHostVars(v) for k, v in hostvars.items()}))
+    assert result['to'] == '' and fragment in result['error'], result

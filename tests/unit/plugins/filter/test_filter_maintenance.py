@@ -155,3 +155,35 @@ def test_prometheus_window_answers_become_stats_and_p95():
 def test_prometheus_error_names_the_query():
     with pytest.raises(AnsibleFilterError, match='did not answer the memory query: bad query'):
         m.maintenance_prometheus([_answer('cpu', []), {'item': {'key': 'memory'}, 'json': {'status': 'error', 'error': 'bad query'}}])
+
+
+def test_fleet_rows_name_each_row_after_its_host_and_fail_a_silent_host():
+    ok = {'name': 'services', 'value': '2/2 healthy', 'threshold': '-', 'status': 'ok', 'detail': ''}
+    slow = {'name': 'api p95', 'value': '900 ms', 'threshold': '<= 500 ms', 'status': 'fail', 'detail': ''}
+    hostvars = {
+        'db': {'maintenance_reports': {'daily': {'rows': [ok]}, 'monthly': {'rows': [ok]}}},
+        'app1': {'maintenance_reports': {'daily': {'rows': [ok, slow]}}},
+        'app2': {},
+    }
+    rows = m.maintenance_fleet_rows(['db', 'app1', 'app2'], hostvars, 'daily')
+    assert [(r['name'], r['host'], r['status']) for r in rows] == [
+        ('db services', 'db', 'ok'), ('app1 services', 'app1', 'ok'), ('app1 api p95', 'app1', 'fail'),
+        ('app2 daily', 'app2', 'fail')]
+    assert 'did not finish on app2' in rows[-1]['detail']
+    assert m.maintenance_report_status(rows) == 'fail'
+    # The host's own rows are not changed in place.
+    assert ok['name'] == 'services'
+    # A report of another name does not count.
+    monthly = m.maintenance_fleet_rows(['db', 'app1'], hostvars, 'monthly')
+    assert [r['status'] for r in monthly] == ['ok', 'fail']
+
+
+@pytest.mark.parametrize('hosts', [[], None, 'db'])
+def test_fleet_rows_need_a_host_list(hosts):
+    with pytest.raises(AnsibleFilterError, match='list of the fleet'):
+        m.maintenance_fleet_rows(hosts, {}, 'daily')
+
+
+def test_fleet_rows_reject_a_bad_row():
+    with pytest.raises(AnsibleFilterError, match='report row #1'):
+        m.maintenance_fleet_rows(['db'], {'db': {'maintenance_reports': {'daily': {'rows': [{'name': 'x', 'status': 'bad'}]}}}}, 'daily')

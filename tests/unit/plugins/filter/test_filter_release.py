@@ -20,6 +20,7 @@ from ansible_collections.aishield.ops.plugins.filter.release import (
     release_id,
     phase_durations,
     release_id_parse,
+    release_whole_stack,
 )
 
 UTC = datetime.timezone.utc
@@ -27,7 +28,8 @@ UTC = datetime.timezone.utc
 
 def test_filter_module_exports():
     assert FilterModule().filters() == {'release_id': release_id, 'release_id_parse': release_id_parse,
-                                        'phase_durations': phase_durations, 'deploy_input_errors': deploy_input_errors}
+                                        'phase_durations': phase_durations, 'deploy_input_errors': deploy_input_errors,
+                                        'release_whole_stack': release_whole_stack}
 
 
 @pytest.mark.parametrize('version, when, expected', [
@@ -185,3 +187,30 @@ def test_a_fleet_app_host_needs_the_data_address_only_without_db():
     inputs = dict(GOOD)
     inputs.update(services=['backend'], data_address='10.0.0.5')
     assert deploy_input_errors('v2', **inputs) == []
+
+
+def test_whole_stack_of_a_single_host_is_its_record():
+    record = {'release_id': '20250101T000000Z-v1', 'version': 'v1', 'images': {'backend': 'b@sha256:1'}}
+    assert release_whole_stack([record]) == record
+    assert release_whole_stack([{}, record]) == record
+    assert release_whole_stack([]) == {}
+
+
+def test_whole_stack_of_a_fleet_joins_the_db_and_app_parts():
+    db = {'release_id': 'R-db', 'role': 'db', 'version': 'v2', 'images': {'db': 'pg@sha256:1', 'redis': 'r@sha256:2'},
+          'alembic': {'after': ['0002']}}
+    stale = {'release_id': 'R-old', 'role': 'app', 'version': 'v1', 'db_release': 'R-older', 'images': {'backend': 'b@sha256:old'}}
+    app = {'release_id': 'R-app', 'role': 'app', 'version': 'v2', 'db_release': 'R-db', 'images': {'backend': 'b@sha256:3'},
+           'alembic': {'after': ['0001']}}
+    merged = release_whole_stack([db, stale, app])
+    assert merged['release_id'] == 'R-app' and merged['version'] == 'v2'
+    assert merged['images'] == {'db': 'pg@sha256:1', 'redis': 'r@sha256:2', 'backend': 'b@sha256:3'}
+    assert merged['alembic'] == {'after': ['0002']}
+    # The inputs are not changed; with no app host that ran against the db's release, the first app record serves.
+    assert app['images'] == {'backend': 'b@sha256:3'}
+    assert release_whole_stack([db, stale])['release_id'] == 'R-old'
+
+
+def test_whole_stack_needs_a_list():
+    with pytest.raises(AnsibleFilterError, match='list of release records'):
+        release_whole_stack({'release_id': 'x'})

@@ -148,8 +148,8 @@ def release_whole_stack(records):
 
     A single host's record already covers the whole stack. On a fleet each host records its part (`role` db or
     app): the result is the app host's record that ran against the db host's release (else the first app
-    record), with the db host's images added and the db host's Alembic block, so a drill can rebuild the stack
-    on one host.
+    record), with the images the db host pinned (each host pins the services it runs) and the db host's Alembic
+    block, so a drill can rebuild the stack on one host.
     """
     if not isinstance(records, (list, tuple)):
         raise AnsibleFilterError('release_whole_stack expects a list of release records, got %s' % type(records).__name__)
@@ -163,7 +163,10 @@ def release_whole_stack(records):
     app = next((r for r in apps if db and r.get('db_release') == db.get('release_id')), apps[0])
     merged = dict(app)
     if db:
-        merged['images'] = dict(db.get('images') or {}, **(app.get('images') or {}))
+        # Each host pins the images of the services it runs and records the others as given: keep the pinned one.
+        app_images, db_images = app.get('images') or {}, db.get('images') or {}
+        merged['images'] = dict((name, app_images[name] if '@' in str(app_images.get(name, '')) or name not in db_images
+                                 else db_images[name]) for name in sorted(set(app_images) | set(db_images)))
         if db.get('alembic'):
             merged['alembic'] = db['alembic']
     return merged

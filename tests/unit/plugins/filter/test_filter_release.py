@@ -200,14 +200,15 @@ def test_whole_stack_of_a_fleet_joins_the_db_and_app_parts():
     db = {'release_id': 'R-db', 'role': 'db', 'version': 'v2', 'images': {'db': 'pg@sha256:1', 'redis': 'r@sha256:2'},
           'alembic': {'after': ['0002']}}
     stale = {'release_id': 'R-old', 'role': 'app', 'version': 'v1', 'db_release': 'R-older', 'images': {'backend': 'b@sha256:old'}}
-    app = {'release_id': 'R-app', 'role': 'app', 'version': 'v2', 'db_release': 'R-db', 'images': {'backend': 'b@sha256:3'},
-           'alembic': {'after': ['0001']}}
+    app = {'release_id': 'R-app', 'role': 'app', 'version': 'v2', 'db_release': 'R-db',
+           'images': {'backend': 'b@sha256:3', 'db': 'pg:15'}, 'alembic': {'after': ['0001']}}
     merged = release_whole_stack([db, stale, app])
     assert merged['release_id'] == 'R-app' and merged['version'] == 'v2'
     assert merged['images'] == {'db': 'pg@sha256:1', 'redis': 'r@sha256:2', 'backend': 'b@sha256:3'}
     assert merged['alembic'] == {'after': ['0002']}
+    # Each host pins what it runs: the db host's digest wins over the app host's unpinned tag.
     # The inputs are not changed; with no app host that ran against the db's release, the first app record serves.
-    assert app['images'] == {'backend': 'b@sha256:3'}
+    assert app['images'] == {'backend': 'b@sha256:3', 'db': 'pg:15'}
     assert release_whole_stack([db, stale])['release_id'] == 'R-old'
 
 

@@ -389,6 +389,149 @@ def maintenance_fleet_rows(hosts, hostvars, name, fact='maintenance_reports'):
     return rows
 
 
+def maintenance_cpu_row(stats, max_percent, sample):
+    """The cpu row: each container's CPU as a percent of its allowance (container_cpu's allowance_percent: its limit, else
+    the host's cores), or of one core where only cpu_percent is known (Prometheus); fail above max_percent."""
+    if not isinstance(stats, (list, tuple)) or not all(isinstance(s, dict) and {'name', 'cpu_percent'} <= set(s) for s in stats):
+        raise AnsibleFilterError('maintenance_cpu_row expects a list of dicts with name and cpu_percent '
+                                 '(the containers aishield.ops.container_cpu returns, or maintenance_prometheus stats)')
+    limit = _number(max_percent, 'maintenance_cpu_row max_percent')
+
+    def share(item):
+        value = item.get('allowance_percent')
+        return float(item['cpu_percent'] if value is None else value)
+
+    def describe(item):
+        if item.get('allowance_percent') is None:
+            return f"{item['name']} {item['cpu_percent']}% of one core"
+        cpus = item.get('cpus')
+        whose = {'limit': 'its limit of', 'cpuset': 'its cpuset of'}.get(item.get('cpus_source'), 'the host\'s')
+        return f"{item['name']} {share(item)}% of {whose} {float(cpus or 0):g} CPUs ({item['cpu_percent']}% raw)"
+
+    ranked = sorted(stats, key=share, reverse=True)
+    over = [item for item in ranked if share(item) > limit]
+    worst = share(ranked[0]) if ranked else 0
+    if ranked and all(item.get('allowance_percent') is None for item in ranked):
+        # Prometheus's averages know no allowance: the detail as it always was, percent of one core.
+        detail = ('over: ' + ', '.join(f"{item['name']} {item['cpu_percent']}%" for item in over) + f' ({sample})' if over
+                  else f'highest of {len(ranked)} containers ({sample})')
+        return maintenance_row(round(worst, 2), 'cpu', limit, unit='%', detail=detail)
+    if over:
+        detail = 'over: ' + ', '.join(describe(item) for item in over) + f' ({sample})'
+    elif ranked:
+        detail = f'highest of {len(ranked)} containers: {describe(ranked[0])} ({sample})'
+    else:
+        detail = f'no running container ({sample})'
+    row = maintenance_row(round(worst, 2), 'cpu', limit, unit='%', detail=detail)
+    row['items'] = [describe(item) for item in ranked] if over else []
+    if not row['items']:
+        del row['items']
+    return row
+
+
+def maintenance_pg_target(info, project):
+    """Where the host reaches the db container: {host, password, error} from community.docker.docker_container_info.
+
+    host is the container's address on its Compose network (preferring <project>_*), or 127.0.0.1 with host networking;
+    password is its POSTGRES_PASSWORD. error says why there is none (the password never appears in it)."""
+    if not isinstance(info, dict):
+        raise AnsibleFilterError('maintenance_pg_target expects the registered result of community.docker.docker_container_info')
+    out = {'host': '', 'password': '', 'error': ''}
+    container = info.get('container') or {}
+    if info.get('failed') or not info.get('exists') or not container:
+        out['error'] = str(info.get('msg') or 'no such container').strip()[:200]
+        return out
+    if not (container.get('State') or {}).get('Running'):
+        out['error'] = 'the container is not running (%s)' % (container.get('State') or {}).get('Status', '?')
+        return out
+    env = {}
+    for entry in (container.get('Config') or {}).get('Env') or []:
+        key, _sep, value = str(entry).partition('=')
+        env.setdefault(key, value)
+    networks = (container.get('NetworkSettings') or {}).get('Networks') or {}
+    addresses = sorted((not name.startswith(f'{project}_') if project else False, name, (net or {}).get('IPAddress'))
+                       for name, net in networks.items() if (net or {}).get('IPAddress'))
+    if addresses:
+        out['host'] = addresses[0][2]
+    elif (container.get('HostConfig') or {}).get('NetworkMode') == 'host':
+        out['host'] = '127.0.0.1'
+    else:
+        out['error'] = 'the container has no address on a Docker network'
+    if not env.get('POSTGRES_PASSWORD'):
+        out['error'] = out['error'] or ('no POSTGRES_PASSWORD in the container\'s environment '
+                                        '(a POSTGRES_PASSWORD_FILE secret is not read)')
+    elif not out['error']:
+        out['password'] = env['POSTGRES_PASSWORD']
+    return out
+
+
+def _query_rows(result, index):
+    """Rows of query #index of a registered community.postgresql.postgresql_query result ({} or missing: none)."""
+    answers = (result or {}).get('query_all_results') or []
+    rows = answers[index] if index < len(answers) else []
+    return [row for row in rows if isinstance(row, dict)] if isinstance(rows, list) else []
+
+
+def _short(text, size=60):
+    text = ' '.join(str(text or '').split())
+    return text if len(text) <= size else text[:size - 3] + '...'
+
+
+def maintenance_slow_query_row(queries, statements, threshold_ms, limit):
+    """The slow queries row from typed rows (community.postgresql.postgresql_query results).
+
+    queries: the result of [stats, long-running active statements]: the stats row's pgss says whether pg_stat_statements is
+    installed; the second query's rows ({pid, running_ms, query}) are statements running longer than threshold_ms.
+    statements: the result of the pg_stat_statements query ({query, calls, mean_ms}, slowest first); skipped or failed
+    when the extension is not installed or not loaded. Fails when a statement's mean time (pg_stat_statements) or
+    an active statement's running time (pg_stat_activity, never in pg_stat_statements until it ends) is above
+    threshold_ms; the detail names the source and the worst offender, the items list the offenders (query text
+    truncated and hidden where it may hold a secret)."""
+    threshold = _number(threshold_ms, 'maintenance_slow_query_row threshold_ms')
+    count = int(_number(limit, 'maintenance_slow_query_row limit'))
+    stats = (_query_rows(queries, 0) or [{}])[0]
+    running = sorted((row for row in _query_rows(queries, 1) if float(row.get('running_ms') or 0) > threshold),
+                     key=lambda row: -float(row['running_ms']))[:count]
+    installed = bool(stats.get('pgss'))
+    readable = installed and isinstance(statements, dict) and not statements.get('failed') and not statements.get('skipped') \
+        and 'query_all_results' in statements
+    recorded = _query_rows(statements, 0) if readable else []
+    slow = [row for row in recorded if float(row.get('mean_ms') or 0) > threshold]
+
+    def mean_item(row):
+        return f"{row.get('mean_ms')} ms mean, {row.get('calls')} calls: {_short(row.get('query'), 100)}"
+
+    def running_item(row):
+        return f"{row.get('running_ms')} ms running (pid {row.get('pid')}): {_short(row.get('query'), 100)}"
+
+    sources = []
+    if readable:
+        sources.append('pg_stat_statements (mean_exec_time since its last reset)')
+    sources.append('pg_stat_activity (active statements, now() - query_start)')
+    detail = 'source: ' + ' and '.join(sources)
+    if not installed:
+        detail += '; pg_stat_statements is not installed: add it to shared_preload_libraries and CREATE EXTENSION pg_stat_statements'
+    elif not readable:
+        error = _error_text(statements) if isinstance(statements, dict) else ''
+        detail += f'; pg_stat_statements is installed but unreadable (in shared_preload_libraries?): {error[:120]}'
+    offenders = len(slow) + len(running)
+    if offenders:
+        worst = mean_item(slow[0]) if slow else running_item(running[0])
+        value = f'{offenders} over {threshold:g} ms'
+        status = 'fail'
+        detail = f'worst: {_short(worst, 90)}; {detail}'
+        items = [mean_item(row) for row in slow] + [running_item(row) for row in running]
+    else:
+        value = (f"{recorded[0].get('mean_ms')} ms mean (slowest)" if recorded else
+                 'none recorded' if readable else 'none running')
+        status = 'ok' if readable or not installed else 'warn'
+        items = [mean_item(row) for row in recorded[:count]]
+    row = {'name': 'slow queries', 'value': value, 'threshold': f'<= {threshold:g} ms', 'status': status, 'detail': detail}
+    if items:
+        row['items'] = items
+    return row
+
+
 class FilterModule(object):
     """Maintenance report filters."""
 
@@ -411,4 +554,7 @@ class FilterModule(object):
             'maintenance_dependency_rows': maintenance_dependency_rows,
             'maintenance_prometheus': maintenance_prometheus,
             'maintenance_fleet_rows': maintenance_fleet_rows,
+            'maintenance_cpu_row': maintenance_cpu_row,
+            'maintenance_pg_target': maintenance_pg_target,
+            'maintenance_slow_query_row': maintenance_slow_query_row,
         }

@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import os
+import re
 
 from ansible.errors import AnsibleFilterError
 
@@ -43,8 +44,13 @@ def _descriptor_digest(result):
     return descriptor.get('digest') if isinstance(descriptor, dict) else None
 
 
-def publish_plan(images, registry, context):
-    """One entry per image: its repository under the registry, an absolute build context, a Dockerfile and build args."""
+def publish_plan(images, registry, context, build_args=None):
+    """One entry per image: its repository under the registry, an absolute build context, a Dockerfile and build args.
+
+    build_args are the args of every image; an image's own build_args override them.
+    """
+    if build_args is not None and not isinstance(build_args, dict):
+        raise AnsibleFilterError(f'image_publish_build_args must be a dict, got {type(build_args).__name__}')
     plan = []
     for index, image in enumerate(_list(images, 'image_publish_images'), 1):
         if not isinstance(image, dict) or 'name' not in image:
@@ -54,12 +60,123 @@ def publish_plan(images, registry, context):
         subdir = image.get('context') or '.'
         if not isinstance(subdir, str):
             raise AnsibleFilterError(f"image_publish_images entry {image['name']!r}: context must be a path, got {subdir!r}")
+        own_args = image.get('build_args') or {}
+        if not isinstance(own_args, dict):
+            raise AnsibleFilterError(f"image_publish_images entry {image['name']!r}: build_args must be a dict, got {own_args!r:.200}")
         plan.append({'name': image['name'],
                      'repository': f"{registry}/{image['name']}",
                      'context': os.path.join(context, subdir),
                      'dockerfile': image.get('dockerfile') or 'Dockerfile',
-                     'build_args': image.get('build_args') or {}})
+                     'build_args': dict(build_args or {}, **own_args)})
     return plan
+
+
+# BuildKit reads a secret id as a CSV field of --secret and mounts it at /run/secrets/<id>.
+_SECRET_ID = re.compile(r'^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$')
+REDACTED = '********'
+
+
+def publish_secret_errors(secrets):
+    """What is wrong with image_publish_build_secrets, one message per problem; never a secret's value."""
+    if not isinstance(secrets, (list, tuple)):
+        return [f'must be a list of {{id, value}} or {{id, src}}, got {type(secrets).__name__}']
+    errors = []
+    seen = set()
+    for index, secret in enumerate(secrets, 1):
+        if not isinstance(secret, dict):
+            errors.append(f'entry #{index} must be a dict, got {type(secret).__name__}')
+            continue
+        sid = secret.get('id')
+        name = f'entry #{index} ({sid!r})' if isinstance(sid, str) else f'entry #{index}'
+        if not isinstance(sid, str) or not _SECRET_ID.match(sid):
+            errors.append(f'{name}: id must be letters, digits, _ . - (it names /run/secrets/<id>)')
+        elif sid in seen:
+            errors.append(f'{name}: id is used twice')
+        else:
+            seen.add(sid)
+        value, src = secret.get('value'), secret.get('src')
+        given = [key for key in ('value', 'src') if secret.get(key) not in (None, '')]
+        if len(given) != 1:
+            errors.append(f'{name}: set exactly one of value (the secret, from a vault) and src (a file on the build host)')
+        elif value not in (None, '') and not isinstance(value, str):
+            errors.append(f'{name}: value must be a string, got {type(value).__name__}')
+        elif src not in (None, '') and (not isinstance(src, str) or not src.startswith('/') or any(c in src for c in ',"\n')):
+            errors.append(f'{name}: src must be an absolute path without commas, quotes or newlines')
+        unknown = sorted(set(secret) - {'id', 'value', 'src'})
+        if unknown:
+            errors.append(f"{name}: unknown keys {', '.join(map(str, unknown))} (known: id, value, src)")
+    return errors
+
+
+def _secrets(secrets):
+    errors = publish_secret_errors(secrets)
+    if errors:
+        raise AnsibleFilterError('image_publish_build_secrets: ' + '; '.join(errors))
+    return secrets
+
+
+def publish_secret_values(secrets):
+    """The values of the secrets given as value, to redact from build output."""
+    return [s['value'] for s in _secrets(secrets) if s.get('value') not in (None, '')]
+
+
+def publish_secret_files(secrets, directory):
+    """{id, path, value} for each secret given as value: the file under directory that holds it during the build."""
+    if not isinstance(directory, str) or not directory.startswith('/'):
+        raise AnsibleFilterError(f'publish_secret_files needs an absolute directory, got {directory!r}')
+    return [{'id': s['id'], 'path': os.path.join(directory, s['id']), 'value': s['value']}
+            for s in _secrets(secrets) if s.get('value') not in (None, '')]
+
+
+def publish_build_secrets(secrets, directory):
+    """The secrets option of community.docker.docker_image_build: every secret as a file, none by value or environment.
+
+    A value reaches BuildKit from its file in directory (see publish_secret_files), so it is on no command line and in
+    no process environment, where `ps e` would show it.
+    """
+    files = {f['id']: f['path'] for f in publish_secret_files(secrets, directory)} if publish_secret_values(secrets) else {}
+    return [{'id': s['id'], 'type': 'file', 'src': files.get(s['id']) or s['src']} for s in secrets]
+
+
+def _mask_forms(values):
+    """Each value, and each line of a multi-line one (BuildKit prints every output line behind its own step prefix)."""
+    forms = set()
+    for value in values:
+        forms.add(value)
+        forms.update(line.strip() for line in value.splitlines() if len(line.strip()) >= 6)
+    forms.discard('')
+    return sorted(forms, key=len, reverse=True)
+
+
+def _redact(text, forms):
+    text = str(text)
+    for form in forms:
+        text = text.replace(form, REDACTED)
+    return text
+
+
+def publish_build_errors(failed, secret_values, lines=20):
+    """The message of a failed build (the registered result, or a loop's), with each secret value masked.
+
+    Each failed image gives its error and the last non-empty lines of the build output, where a Dockerfile step's errors are.
+    """
+    if not isinstance(failed, dict):
+        raise AnsibleFilterError(f'publish_build_errors expects a task result (a dict), got {type(failed).__name__}')
+    forms = _mask_forms([str(v) for v in _list(secret_values, 'secret_values') if v not in (None, '')])
+    results = failed.get('results') if isinstance(failed.get('results'), list) else [failed]
+    messages = []
+    for result in results:
+        if not isinstance(result, dict) or not result.get('failed'):
+            continue
+        item = result.get('item')
+        what = item.get('repository', '?') if isinstance(item, dict) else 'the build'
+        # Masked before it is cut into lines, so that a value spanning lines is still found whole.
+        output = _redact(result.get('stderr') or result.get('stdout') or '', forms)
+        tail = [line for line in output.splitlines() if line.strip()][-lines:]
+        messages.append(f"{what}: {result.get('msg', 'failed')}" + ''.join('\n  ' + line for line in tail))
+    if not messages:
+        messages.append(str(failed.get('msg', 'the build failed')))
+    return _redact('\n'.join(messages), forms)
 
 
 def publish_refs(plan, tags):
@@ -160,6 +277,11 @@ class FilterModule(object):
     def filters(self):
         return {
             'publish_plan': publish_plan,
+            'publish_secret_errors': publish_secret_errors,
+            'publish_secret_values': publish_secret_values,
+            'publish_secret_files': publish_secret_files,
+            'publish_build_secrets': publish_build_secrets,
+            'publish_build_errors': publish_build_errors,
             'publish_refs': publish_refs,
             'publish_unreachable': publish_unreachable,
             'publish_pushes': publish_pushes,

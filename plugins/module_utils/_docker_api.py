@@ -153,6 +153,11 @@ class DockerApi:
     def inspect(self, container):
         return self.request('GET', '/containers/%s/json' % quote(container, safe=''))
 
+    def stats(self, container, timeout=30):
+        """One stats sample, at once (one-shot: no precpu_stats; the caller takes its own second sample)."""
+        return self.request('GET', '/containers/%s/stats' % quote(container, safe=''),
+                            query={'stream': 'false', 'one-shot': 'true'}, timeout=timeout)
+
     def stop(self, container, timeout=None):
         """Stop with the container's own grace period unless one is given (SIGTERM, then SIGKILL)."""
         query = {'t': int(timeout)} if timeout is not None else None

@@ -5,10 +5,12 @@
 
 """Grandfather-father-son retention of backups, and which stored keys are backups at all.
 
-Retention only ever deletes what it can read as one of its own backups: <dir>/<UTC stamp>.dump.
-Anything else under the prefix (a file someone put there, another tool's object) is left alone
-and reported; staging objects of killed uploads (<dir>/_incomplete/...) older than a day are
-cleaned up.
+Retention only ever deletes what it can read as one of its own backups: <dir>/<UTC stamp>.dump,
+together with its record <dir>/<UTC stamp>.dump.json (never counted as a backup itself).
+Anything else under the prefix (a file someone put there, another tool's object, a record whose
+dump is gone) is left alone and reported. Older leftovers of killed runs older than a day are
+cleaned up: staging objects of the hand-made uploads (<dir>/_incomplete/...), and dumps without a
+record that are newer than the oldest recorded one (a run stopped between upload and record).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import re
 
 _REASON_ORDER = ('newest', 'pinned', 'daily', 'weekly', 'monthly')
 _BACKUP_NAME_RE = re.compile(r'^(\d{8}T\d{6}Z)\.dump$')
+RECORD_SUFFIX = '.json'
 STAGING_DIR = '_incomplete'
 STAGING_MAX_AGE = datetime.timedelta(days=1)
 
@@ -77,7 +80,11 @@ def stamp_of(name):
 
 
 def sort_keys(keys, directory):
-    """Classify the keys under `directory/`: (backups [(stamp, key)], staging [key], others [key])."""
+    """Classify the keys under `directory/`: (backups [(stamp, key)], staging [key], others [key]).
+
+    A backup's record (`<stamp>.dump.json`) is neither a backup nor another object: it is left
+    out here and found by records_of().
+    """
     prefix = directory.rstrip('/') + '/'
     backups, staging, others = [], [], []
     for key in keys:
@@ -88,16 +95,63 @@ def sort_keys(keys, directory):
             staging.append(key)
         elif '/' not in rest and stamp_of(rest):
             backups.append((stamp_of(rest), key))
+        elif '/' not in rest and rest.endswith(RECORD_SUFFIX) and stamp_of(rest[:-len(RECORD_SUFFIX)]):
+            continue
         else:
             others.append(key)
     return backups, staging, others
 
 
+def records_of(keys, directory):
+    """{backup key: record key} for every `<stamp>.dump.json` under `directory/`, whether or not its dump exists."""
+    prefix = directory.rstrip('/') + '/'
+    found = {}
+    for key in keys:
+        rest = key[len(prefix):] if key.startswith(prefix) else ''
+        if '/' not in rest and rest.endswith(RECORD_SUFFIX) and stamp_of(rest[:-len(RECORD_SUFFIX)]):
+            found[key[:-len(RECORD_SUFFIX)]] = key
+    return found
+
+
+def split_incomplete(backups, recorded):
+    """Split [(stamp, key)] into (backups, incomplete) by which have a record.
+
+    Backups made before records existed carry their sha256 in metadata, which a listing cannot
+    see: a dump without a record counts as a backup when it is older than every recorded one, and
+    as incomplete (its run stopped between upload and record) when a recorded backup is older.
+    """
+    stamps = [stamp for stamp, key in backups if key in recorded]
+    oldest = min(stamps) if stamps else None
+    kept, incomplete = [], []
+    for stamp, key in backups:
+        if key in recorded or oldest is None or stamp < oldest:
+            kept.append((stamp, key))
+        else:
+            incomplete.append((stamp, key))
+    return kept, incomplete
+
+
 def retention_plan(listing, directory, daily, weekly, monthly, pinned, now):
-    """What retention does with `listing` ([(key, last modified)]): keep, delete, stale staging, ignored."""
-    backups, staging, others = sort_keys([key for key, _modified in listing], directory)
+    """What retention does with `listing` ([(key, last modified)]).
+
+    keep/delete: backup keys; delete_records: the records of the deleted backups; staging_delete
+    and incomplete_delete: leftovers of killed runs older than a day; ignored: everything else.
+    """
+    keys = [key for key, _modified in listing]
     modified = dict(listing)
+    dumps, staging, others = sort_keys(keys, directory)
+    records = records_of(keys, directory)
+    backups, incomplete = split_incomplete(dumps, records)
+    pinned = set(pinned or ())
     plan = gfs_plan(backups, daily, weekly, monthly, pinned)
-    plan['staging_delete'] = sorted(key for key in staging if modified.get(key) and now - modified[key] > STAGING_MAX_AGE)
-    plan['ignored'] = sorted(others)
+
+    def stale(key):
+        return modified.get(key) is not None and now - modified[key] > STAGING_MAX_AGE
+
+    plan['delete_records'] = [records[key] for key in plan['delete'] if key in records]
+    plan['staging_delete'] = sorted(key for key in staging if stale(key))
+    plan['incomplete'] = sorted(key for _stamp, key in incomplete)
+    plan['incomplete_delete'] = [key for key in plan['incomplete'] if stale(key) and key not in pinned]
+    dump_keys = set(key for _stamp, key in dumps)
+    plan['ignored'] = sorted(others + [record for key, record in records.items() if key not in dump_keys])
     return plan

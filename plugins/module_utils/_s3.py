@@ -5,13 +5,18 @@
 
 """S3 connection arguments, client factory, and streaming transfers with sha256.
 
-Writers ("sinks") take a byte stream of unknown length and make it appear at
-its final name only when complete: an S3 multipart upload that is aborted on
-any failure, or a local temp file renamed into place. Readers ("sources")
-stream an object back and hold back its last block until the sha256 of the
-whole stream is known, so a consumer never sees the end of a corrupt stream.
-Everything here is free of Ansible and Docker so it can be unit-tested with a
-fake client at the boto3 boundary.
+Writers take a byte stream of unknown length and make it appear at its final
+name only when complete. To S3, boto3's managed transfer (upload_fileobj) reads
+the stream through a HashingReader: the object only becomes visible on
+CompleteMultipartUpload (or its single PutObject), and a failure aborts the
+multipart upload. The sha256 is known only at the end, so it goes into a small
+JSON record beside the object, `<key>.json`, written once the upload is
+complete; older backups carry it in their user metadata instead, and readers
+accept both. Locally, a temp file is renamed into place after its `<path>.json`.
+Readers ("sources") stream a backup back and hold back its last block until the
+sha256 of the whole stream is known, so a consumer never sees the end of a
+corrupt stream. Everything here is free of Ansible and Docker so it can be
+unit-tested at the boto3 boundary.
 """
 
 from __future__ import annotations
@@ -25,12 +30,12 @@ import threading
 import time
 import traceback
 import uuid
-from concurrent.futures import ThreadPoolExecutor, wait
 
 from ansible.module_utils.basic import env_fallback
 
 try:
     import boto3
+    from boto3.s3.transfer import TransferConfig
     from botocore.config import Config
     from botocore.exceptions import BotoCoreError, ClientError
     HAS_BOTO3 = True
@@ -47,13 +52,8 @@ except ImportError:
 
 
 MIB = 1024 * 1024
-# S3 limits: every part but the last >= 5 MiB, <= 5 GiB, at most 10000 parts.
-MIN_PART_SIZE = 5 * MIB
-MAX_PART_SIZE = 5 * 1024 * MIB
+# S3 allows at most 10000 parts, so chunk size x 10000 bounds a streamed object.
 MAX_PARTS = 10000
-# CopyObject refuses sources above 5 GiB; bigger objects need UploadPartCopy.
-MAX_SINGLE_COPY = 5 * 1024 * MIB
-COPY_PART_SIZE = 512 * MIB
 READ_BLOCK = MIB
 
 # The user-metadata names a backup carries (x-amz-meta-<name>); S3 lower-cases them anyway.
@@ -63,7 +63,9 @@ META_DB = 'db'
 META_TIMESTAMP = 'timestamp'
 META_TOOL = 'tool'
 META_FORMAT = 'format'
+# The record beside a backup: `<key>.json` in S3, `<path>.json` on disk, same fields as the metadata.
 SIDECAR_SUFFIX = '.json'
+TOOL = 'aishield.ops.pg_backup'
 
 
 # ---------------------------------------------------------------- arguments
@@ -177,122 +179,6 @@ def backup_metadata(sha256, size, db_name, timestamp, tool, fmt='pg_dump-custom'
     }
 
 
-def staging_key(key, token=None):
-    """Where a multipart upload lands before it is promoted to `key` with its final metadata.
-
-    The name sits in an `_incomplete/` folder beside the key and starts with a random
-    token, so listings by backup timestamp never mistake it for a backup.
-    """
-    token = token or uuid.uuid4().hex[:16]
-    head, sep, base = key.rpartition('/')
-    return '%s%s_incomplete/%s.%s' % (head, sep, token, base)
-
-
-def check_part_plan(chunk_size):
-    """Reject chunk sizes S3 would refuse part-way through an upload."""
-    if chunk_size < MIN_PART_SIZE:
-        raise ValueError('chunk size %d bytes is below the S3 minimum part size of 5 MiB' % chunk_size)
-    if chunk_size > MAX_PART_SIZE:
-        raise ValueError('chunk size %d bytes is above the S3 maximum part size of 5 GiB' % chunk_size)
-
-
-def copy_ranges(size, part_size=None):
-    """Byte ranges ("bytes=a-b", inclusive) for an UploadPartCopy of `size` bytes within the part limit."""
-    if size <= 0:
-        return []
-    part_size = max(part_size or COPY_PART_SIZE, MIN_PART_SIZE, -(-size // MAX_PARTS))
-    return ['bytes=%d-%d' % (start, min(start + part_size, size) - 1) for start in range(0, size, part_size)]
-
-
-class Chunker:
-    """Regroups pieces of any size into chunks of exactly `size` bytes (the last one shorter).
-
-    Holds at most one chunk's worth of pieces; joining them costs one more chunk
-    for a moment, which is why memory is about chunk size x (concurrency + 2).
-    """
-
-    def __init__(self, size):
-        if size <= 0:
-            raise ValueError('chunk size must be positive')
-        self.size = size
-        self._pieces = []
-        self._len = 0
-
-    def feed(self, data):
-        """Add bytes; return the list of chunks that became full."""
-        full = []
-        view = memoryview(data)
-        pos = 0
-        total = len(view)
-        while pos < total:
-            room = self.size - self._len
-            take = min(room, total - pos)
-            # Whole pieces are kept as they are; only a piece split at a boundary is copied.
-            if pos == 0 and take == total and isinstance(data, bytes):
-                self._pieces.append(data)
-            else:
-                self._pieces.append(bytes(view[pos:pos + take]))
-            self._len += take
-            pos += take
-            if self._len == self.size:
-                full.append(self._take())
-        return full
-
-    def flush(self):
-        """Return the buffered remainder (possibly b'') and reset."""
-        return self._take()
-
-    @property
-    def pending(self):
-        return self._len
-
-    def _take(self):
-        chunk = self._pieces[0] if len(self._pieces) == 1 else b''.join(self._pieces)
-        self._pieces = []
-        self._len = 0
-        return chunk
-
-
-class PartLedger:
-    """Numbers multipart parts and collects their ETags for CompleteMultipartUpload."""
-
-    def __init__(self, max_parts=MAX_PARTS):
-        self.max_parts = max_parts
-        self._issued = 0
-        self._done = {}
-        self._lock = threading.Lock()
-
-    def next_number(self):
-        with self._lock:
-            if self._issued >= self.max_parts:
-                raise TransferError(
-                    'the dump needs more than %d parts; raise chunk_size_mb so that '
-                    'chunk size x %d covers the whole dump' % (self.max_parts, self.max_parts))
-            self._issued += 1
-            return self._issued
-
-    def record(self, number, etag, size):
-        with self._lock:
-            if not 1 <= number <= self._issued:
-                raise TransferError('part %d was never issued' % number)
-            self._done[number] = (etag, size)
-
-    @property
-    def issued(self):
-        return self._issued
-
-    @property
-    def uploaded_bytes(self):
-        return sum(size for _etag, size in self._done.values())
-
-    def completed_parts(self):
-        """The Parts list for CompleteMultipartUpload; refuses if any issued part is missing."""
-        missing = [n for n in range(1, self._issued + 1) if n not in self._done]
-        if missing:
-            raise TransferError('parts %s were not uploaded' % missing[:10])
-        return [{'PartNumber': n, 'ETag': self._done[n][0]} for n in range(1, self._issued + 1)]
-
-
 class HoldbackVerifier:
     """Passes blocks through one behind, so the final block is only released once the digest matches.
 
@@ -371,244 +257,177 @@ class _HashingSink:
         return self._hash.hexdigest()
 
 
-class MultipartUpload:
-    """One S3 multipart upload whose parts go through a bounded thread pool.
+class HashingReader:
+    """A read-only, non-seekable file over an iterator of byte blocks that hashes and counts what it hands out.
 
-    At most `concurrency` parts are in flight: add_part() blocks until a slot is
-    free, so the caller reads the next chunk while earlier ones upload.
+    read(n) returns exactly n bytes until the end (boto3 takes a short read for the last part).
+    The end of the stream is only reported after `at_end()` returned: if it raises (pg_dump exited
+    non-zero, was killed, timed out), the exception reaches upload_fileobj mid-transfer, which aborts
+    the multipart upload, so a truncated dump is never completed. `on_read(size)` sees each read.
     """
 
-    def __init__(self, client, bucket, key, concurrency=4, create_args=None, deadline=None):
+    def __init__(self, blocks, at_end=None, on_read=None):
+        self._blocks = iter(blocks)
+        self._at_end = at_end
+        self._on_read = on_read
+        self._rest = b''
+        self._hash = hashlib.sha256()
+        self.size = 0
+        self.eof = False
+        self.eof_at = None
+
+    @staticmethod
+    def readable():
+        return True
+
+    @staticmethod
+    def seekable():
+        # boto3 then reads each part once, into memory, and never seeks back.
+        return False
+
+    def _next_block(self):
+        for block in self._blocks:
+            if block:
+                return bytes(block)
+        self.eof = True
+        self.eof_at = time.monotonic()
+        if self._at_end is not None:
+            self._at_end()
+        return b''
+
+    def read(self, size=-1):
+        want = None if size is None or size < 0 else size
+        pieces = []
+        have = 0
+        while want is None or have < want:
+            if not self._rest:
+                if self.eof:
+                    break
+                self._rest = self._next_block()
+                if not self._rest:
+                    break
+            if want is not None and len(self._rest) > want - have:
+                take, self._rest = self._rest[:want - have], self._rest[want - have:]
+            else:
+                take, self._rest = self._rest, b''
+            pieces.append(take)
+            have += len(take)
+        data = pieces[0] if len(pieces) == 1 else b''.join(pieces)
+        if data:
+            self._hash.update(data)
+            self.size += len(data)
+            if self._on_read is not None:
+                self._on_read(self.size)
+        return data
+
+    @property
+    def sha256(self):
+        return self._hash.hexdigest()
+
+
+def sidecar_key(key):
+    """Where the record of the backup at `key` lives."""
+    return key + SIDECAR_SUFFIX
+
+
+def part_count(size, chunk_size):
+    """Parts a stream of `size` bytes takes at `chunk_size` (a stream below one chunk is one PutObject)."""
+    return max(1, -(-size // chunk_size))
+
+
+class S3StreamUpload:
+    """Streams a reader to s3://bucket/key with boto3's managed transfer, then writes the record `<key>.json`.
+
+    The object appears only complete (CompleteMultipartUpload, or one PutObject for a short
+    stream). Any failure during the transfer aborts the multipart upload (s3transfer's own
+    cleanup; abort_leftovers() checks and repeats it). A record that cannot be written takes the
+    object with it, so a backup never stays without its sha256 unless the process is killed in
+    between; readers call such an object incomplete.
+    """
+
+    def __init__(self, client, bucket, key, chunk_size=16 * MIB, concurrency=4,
+                 content_type='application/octet-stream', metadata=None):
         self.client = client
         self.bucket = bucket
         self.key = key
+        self.chunk_size = chunk_size
         self.concurrency = max(1, int(concurrency))
-        self.create_args = create_args or {}
-        self.deadline = deadline
-        self.ledger = PartLedger()
-        self.upload_id = None
-        self.completed = False
-        self.aborted = False
-        self._slots = threading.BoundedSemaphore(self.concurrency)
-        self._pool = None
-        self._futures = []
-        self._error = None
-        self._lock = threading.Lock()
-
-    def start(self):
-        resp = self.client.create_multipart_upload(Bucket=self.bucket, Key=self.key, **self.create_args)
-        self.upload_id = resp['UploadId']
-        self._pool = ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix='s3-part')
-        return self.upload_id
-
-    def _remaining(self):
-        if self.deadline is None:
-            return None
-        return max(0.0, self.deadline - time.monotonic())
-
-    def _raise_if_failed(self):
-        if self._error is not None:
-            raise TransferError('uploading a part failed: %s' % error_text(self._error))
-
-    def add_part(self, data):
-        self._raise_if_failed()
-        remaining = self._remaining()
-        if not self._slots.acquire(timeout=remaining):
-            raise TransferError('timed out waiting for a part upload slot')
-        try:
-            self._raise_if_failed()
-            number = self.ledger.next_number()
-            self._futures.append(self._pool.submit(self._upload, number, data))
-        except BaseException:
-            self._slots.release()
-            raise
-        return number
-
-    def _upload(self, number, data):
-        try:
-            resp = self.client.upload_part(
-                Bucket=self.bucket, Key=self.key, UploadId=self.upload_id, PartNumber=number, Body=data)
-            self.ledger.record(number, resp['ETag'], len(data))
-        except BaseException as e:  # pylint: disable=broad-exception-caught
-            with self._lock:
-                if self._error is None:
-                    self._error = e
-        finally:
-            self._slots.release()
-
-    def complete(self):
-        """Wait for every part, then CompleteMultipartUpload; returns the number of parts."""
-        done, not_done = wait(self._futures, timeout=self._remaining())
-        if not_done:
-            raise TransferError('timed out waiting for %d part uploads' % len(not_done))
-        del done
-        self._raise_if_failed()
-        parts = self.ledger.completed_parts()
-        if not parts:
-            raise TransferError('refusing to complete a multipart upload with no parts')
-        self.client.complete_multipart_upload(
-            Bucket=self.bucket, Key=self.key, UploadId=self.upload_id, MultipartUpload={'Parts': parts})
-        self.completed = True
-        self._shutdown(wait_running=False)
-        return len(parts)
-
-    def _shutdown(self, wait_running):
-        # Cancelling by hand: shutdown(cancel_futures=) needs Python 3.9 and targets may be older.
-        for future in self._futures:
-            future.cancel()
-        if self._pool is not None:
-            self._pool.shutdown(wait=wait_running)
-
-    def abort(self):
-        """Drop every uploaded part; safe to call more than once and after a failed start."""
-        if self.upload_id is None or self.completed or self.aborted:
-            return
-        # Let running part uploads finish first: a part landing after the abort would linger.
-        self._shutdown(wait_running=True)
-        last = None
-        for attempt in range(3):
-            try:
-                self.client.abort_multipart_upload(Bucket=self.bucket, Key=self.key, UploadId=self.upload_id)
-                self.aborted = True
-                return
-            except ClientError as e:
-                if str(e.response.get('Error', {}).get('Code')) == 'NoSuchUpload':
-                    self.aborted = True
-                    return
-                last = e
-            except BotoCoreError as e:
-                last = e
-            time.sleep(0.5 * (attempt + 1))
-        raise TransferError('could not abort multipart upload %s of s3://%s/%s: %s; '
-                            'a lifecycle rule with AbortIncompleteMultipartUpload will reclaim it'
-                            % (self.upload_id, self.bucket, self.key, error_text(last)))
-
-
-class S3Sink(_HashingSink):
-    """Streams bytes to s3://bucket/key; the key appears only complete and with its metadata.
-
-    A stream that fits in one chunk is a single PutObject. A longer one is a
-    multipart upload to a staging key, completed, then server-side copied to the
-    final key with metadata REPLACEd (S3 fixes metadata when an upload starts,
-    before the sha256 is known) and the staging object deleted. Any failure
-    aborts the multipart upload or deletes the staging object.
-    """
-
-    def __init__(self, client, bucket, key, metadata_for, chunk_size=16 * MIB, concurrency=4,
-                 deadline=None, content_type='application/octet-stream'):
-        super().__init__()
-        check_part_plan(chunk_size)
-        self.client = client
-        self.bucket = bucket
-        self.key = key
-        self.metadata_for = metadata_for
-        self.concurrency = concurrency
-        self.deadline = deadline
         self.content_type = content_type
-        self.chunker = Chunker(chunk_size)
-        self.staging = None
-        self.upload = None
-        self._staged = False
+        # Known before the upload starts (db, timestamp, tool); the sha256 goes into the record.
+        self.metadata = dict(metadata or {})
+        self.uploaded = 0
+        self._lock = threading.Lock()
 
     @property
     def location(self):
         return 's3://%s/%s' % (self.bucket, self.key)
 
-    def write(self, data):
-        self._account(data)
-        for chunk in self.chunker.feed(data):
-            self._send(chunk)
+    def config(self):
+        config = TransferConfig(multipart_threshold=self.chunk_size, multipart_chunksize=self.chunk_size,
+                                max_concurrency=self.concurrency, use_threads=True)
+        # Parts held in memory: the ones uploading plus two being read (s3transfer's knob; boto3 does not pass it).
+        config.max_in_memory_upload_chunks = self.concurrency + 2
+        return config
 
-    def _send(self, chunk):
-        if self.upload is None:
-            self.staging = staging_key(self.key)
-            self.upload = MultipartUpload(
-                self.client, self.bucket, self.staging, self.concurrency,
-                create_args={'ContentType': self.content_type}, deadline=self.deadline)
-            self.upload.start()
-        self.upload.add_part(chunk)
+    def _uploaded(self, amount):
+        with self._lock:
+            self.uploaded += amount
 
-    def commit(self):
-        started = time.monotonic()
-        tail = self.chunker.flush()
-        metadata = self.metadata_for(self.sha256, self.size)
-        if self.upload is None:
-            self.client.put_object(Bucket=self.bucket, Key=self.key, Body=tail, Metadata=metadata,
-                                   ContentType=self.content_type)
-            parts = 1
-        else:
-            if tail:
-                self.upload.add_part(tail)
-            parts = self.upload.complete()
-            self._staged = True
-            self._promote(metadata)
-        return {'location': self.location, 'bucket': self.bucket, 'key': self.key,
-                'size': self.size, 'sha256': self.sha256, 'parts': parts, 'metadata': metadata,
-                'commit_seconds': round(time.monotonic() - started, 3)}
-
-    def _promote(self, metadata):
-        head = self.client.head_object(Bucket=self.bucket, Key=self.staging)
-        size = int(head['ContentLength'])
-        if size != self.size:
-            raise TransferError('staged object holds %d bytes, expected %d' % (size, self.size))
-        source = {'Bucket': self.bucket, 'Key': self.staging}
-        etag = head.get('ETag')
-        if size <= MAX_SINGLE_COPY:
-            extra = {'CopySourceIfMatch': etag} if etag else {}
-            self.client.copy_object(Bucket=self.bucket, Key=self.key, CopySource=source, Metadata=metadata,
-                                    MetadataDirective='REPLACE', ContentType=self.content_type, **extra)
-        else:
-            self._multipart_copy(source, size, metadata)
-        self._delete_staging()
-
-    def _multipart_copy(self, source, size, metadata):
-        copy = MultipartUpload(self.client, self.bucket, self.key, self.concurrency,
-                               create_args={'Metadata': metadata, 'ContentType': self.content_type},
-                               deadline=self.deadline)
-        copy.start()
+    def upload(self, reader, record_for):
+        """Run the transfer and write the record; returns what was stored. Raises TransferError or the reader's error."""
         try:
-            results = []
-            with ThreadPoolExecutor(max_workers=max(1, self.concurrency), thread_name_prefix='s3-copy') as pool:
-                for number, byte_range in enumerate(copy_ranges(size), start=1):
-                    copy.ledger.next_number()
-                    results.append((number, byte_range, pool.submit(
-                        self.client.upload_part_copy, Bucket=self.bucket, Key=self.key,
-                        UploadId=copy.upload_id, PartNumber=number, CopySource=source,
-                        CopySourceRange=byte_range)))
-            for number, byte_range, future in results:
-                resp = future.result()
-                first, last = byte_range[len('bytes='):].split('-')
-                copy.ledger.record(number, resp['CopyPartResult']['ETag'], int(last) - int(first) + 1)
-            self.client.complete_multipart_upload(
-                Bucket=self.bucket, Key=self.key, UploadId=copy.upload_id,
-                MultipartUpload={'Parts': copy.ledger.completed_parts()})
-            copy.completed = True
-        except BaseException:
-            copy.abort()
+            self.client.upload_fileobj(reader, self.bucket, self.key, Config=self.config(), Callback=self._uploaded,
+                                       ExtraArgs={'Metadata': self.metadata, 'ContentType': self.content_type})
+        except (ClientError, BotoCoreError) as e:
+            self._cleanup_after_failure(e)
+            raise TransferError('uploading to %s failed: %s' % (self.location, error_text(e))) from None
+        except BaseException as e:
+            self._cleanup_after_failure(e)
             raise
-
-    def _delete_staging(self):
-        if self.staging and self._staged:
-            self.client.delete_object(Bucket=self.bucket, Key=self.staging)
-            self._staged = False
-
-    def abort(self):
-        """Undo everything this sink started; the final key is never written before commit succeeds."""
-        errors = []
-        if self.upload is not None:
+        record = record_for(reader.sha256, reader.size)
+        try:
+            self.client.put_object(Bucket=self.bucket, Key=sidecar_key(self.key), ContentType='application/json',
+                                   Body=json.dumps(record, indent=2, sort_keys=True).encode('utf-8'))
+        except (ClientError, BotoCoreError) as e:
+            msg = 'writing the record %s failed: %s' % (sidecar_key(self.key), error_text(e))
             try:
-                self.upload.abort()
-            except (TransferError, ClientError, BotoCoreError) as e:
-                errors.append(str(e))
-        if self._staged:
+                self.client.delete_object(Bucket=self.bucket, Key=self.key)
+            except (ClientError, BotoCoreError) as delete_error:
+                msg += '; removing the unrecorded object also failed (%s): readers will call it incomplete' % (
+                    error_text(delete_error))
+            raise TransferError(msg) from None
+        return {'location': self.location, 'bucket': self.bucket, 'key': self.key, 'size': reader.size,
+                'sha256': reader.sha256, 'parts': part_count(reader.size, self.chunk_size), 'metadata': record,
+                'record': sidecar_key(self.key),
+                'commit_seconds': round(time.monotonic() - (reader.eof_at or time.monotonic()), 3)}
+
+    def _cleanup_after_failure(self, error):
+        try:
+            self.abort_leftovers()
+        except (ClientError, BotoCoreError) as e:
+            raise TransferError('%s; could not check for an unfinished multipart upload of %s: %s; a lifecycle rule '
+                                'with AbortIncompleteMultipartUpload will reclaim it'
+                                % (error_text(error), self.location, error_text(e))) from error
+
+    def abort_leftovers(self):
+        """Abort the open multipart uploads of exactly this key; returns their ids.
+
+        s3transfer aborts on failure already; this repeats it in case that abort itself failed. Every
+        open upload of the key goes: two runs writing one key would be wrong anyway, and S3's
+        `Initiated` is not comparable with this host's clock.
+        """
+        aborted = []
+        resp = self.client.list_multipart_uploads(Bucket=self.bucket, Prefix=self.key)
+        for upload in resp.get('Uploads', []):
+            if upload.get('Key') != self.key:
+                continue
             try:
-                self._delete_staging()
-            except (ClientError, BotoCoreError) as e:
-                errors.append('could not delete staging object s3://%s/%s: %s'
-                              % (self.bucket, self.staging, error_text(e)))
-        self.chunker = Chunker(self.chunker.size)
-        if errors:
-            raise TransferError('; '.join(errors))
+                self.client.abort_multipart_upload(Bucket=self.bucket, Key=self.key, UploadId=upload['UploadId'])
+            except ClientError as e:
+                if str(e.response.get('Error', {}).get('Code')) != 'NoSuchUpload':
+                    raise
+            aborted.append(upload['UploadId'])
+        return aborted
 
 
 class LocalFileSink(_HashingSink):
@@ -697,6 +516,23 @@ def write_json_atomic(path, data, mode=0o600):
 
 # ------------------------------------------------------------------ sources
 
+def check_record(record, size, record_location, location):
+    """Refuse a record that is not one of ours or that describes another object than the one beside it."""
+    digest = record.get(META_SHA256) if isinstance(record, dict) else None
+    if not isinstance(digest, str) or len(digest) != 64:
+        raise TransferError('the record %s holds no sha256' % record_location)
+    if str(record.get(META_SIZE)) != str(size):
+        raise TransferError('the record %s is for %s bytes but %s holds %d; it belongs to another upload of that key'
+                            % (record_location, record.get(META_SIZE), location, size))
+
+
+def incomplete_message(location):
+    """Why a backup object without any sha256 is not a backup."""
+    return ('%s is an incomplete backup: it has neither its record %s nor sha256 metadata (the backup run stopped '
+            'between the upload and the record), so it cannot be verified and is not a valid backup; '
+            'use an earlier backup' % (location, location + SIDECAR_SUFFIX))
+
+
 class S3Source:
     """Reads s3://bucket/key as a stream of blocks, pinned to the version whose metadata was read."""
 
@@ -712,11 +548,43 @@ class S3Source:
         return 's3://%s/%s' % (self.bucket, self.key)
 
     def describe(self):
-        """Return {'size', 'sha256', 'metadata'} from HeadObject (sha256 None when absent)."""
+        """Return {'size', 'sha256', 'metadata', 'record', 'incomplete'} of the object.
+
+        The sha256 comes from the object's metadata (backups made before the record existed) or from
+        its record `<key>.json`. Neither, on an object pg_backup wrote, means the run stopped between
+        the upload and the record: `incomplete` is then True and sha256 None.
+        """
         head = self.client.head_object(Bucket=self.bucket, Key=self.key)
         self.etag = head.get('ETag')
+        size = int(head['ContentLength'])
         metadata = {k.lower(): v for k, v in (head.get('Metadata') or {}).items()}
-        return {'size': int(head['ContentLength']), 'sha256': metadata.get(META_SHA256), 'metadata': metadata}
+        if metadata.get(META_SHA256):
+            return {'size': size, 'sha256': metadata[META_SHA256], 'metadata': metadata, 'record': 'metadata',
+                    'incomplete': False}
+        record = self._record()
+        if record is None:
+            return {'size': size, 'sha256': None, 'metadata': metadata, 'record': None,
+                    'incomplete': metadata.get(META_TOOL) == TOOL}
+        check_record(record, size, 's3://%s/%s' % (self.bucket, sidecar_key(self.key)), self.location)
+        return {'size': size, 'sha256': record[META_SHA256], 'metadata': record, 'record': 'sidecar',
+                'incomplete': False}
+
+    def _record(self):
+        try:
+            body = self.client.get_object(Bucket=self.bucket, Key=sidecar_key(self.key))['Body']
+        except ClientError as e:
+            if is_not_found(e):
+                return None
+            raise
+        try:
+            text = body.read()
+        finally:
+            body.close()
+        try:
+            return json.loads(text)
+        except ValueError as e:
+            raise TransferError('the record s3://%s/%s is not valid JSON: %s'
+                                % (self.bucket, sidecar_key(self.key), e)) from None
 
     def blocks(self):
         extra = {'IfMatch': self.etag} if self.etag else {}
@@ -751,7 +619,9 @@ class LocalFileSource:
             metadata = {}
         except ValueError as e:
             raise TransferError('sidecar %s is not valid JSON: %s' % (sidecar, e)) from None
-        return {'size': os.path.getsize(self.path), 'sha256': metadata.get(META_SHA256), 'metadata': metadata}
+        # LocalFileSink renames the record into place before the dump, so a dump without one is not ours.
+        return {'size': os.path.getsize(self.path), 'sha256': metadata.get(META_SHA256), 'metadata': metadata,
+                'record': 'sidecar' if metadata else None, 'incomplete': False}
 
     def blocks(self):
         with open(self.path, 'rb') as handle:

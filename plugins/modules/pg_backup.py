@@ -12,17 +12,21 @@ short_description: Stream C(pg_dump -Fc) from a database container to S3 or a lo
 version_added: 0.1.0
 description:
   - Runs C(pg_dump -Fc) inside a PostgreSQL container through the Docker API and streams its
-    output straight into an S3 multipart upload, or into a local file, computing the sha256 on
-    the way. Nothing is staged on the managed host's disk on the S3 path.
+    output straight into S3 with boto3's managed transfer (C(upload_fileobj), a multipart upload of
+    O(chunk_size_mb) parts, O(concurrency) at a time), or into a local file, computing the sha256 of
+    the exact bytes on the way. Nothing is staged on the managed host's disk on the S3 path.
   - The object or file appears under its final name only when pg_dump exited 0 and every byte
     was stored. If pg_dump fails or is killed, the timeout passes, or any upload fails, the
     multipart upload is aborted (or the temp file deleted), so a truncated backup never exists.
-  - S3 fixes object metadata when an upload starts, before the sha256 is known. A dump that fits
-    in one chunk is therefore a single PutObject; a longer one is uploaded to a staging key
-    C(<dir>/_incomplete/<random>.<name>), then server-side copied to O(key) with its metadata
-    and the staging object deleted. The final key only ever holds a complete dump with metadata.
-  - Stored metadata (S3 user metadata, or the sidecar C(<file>.json) for O(dest)) is C(sha256),
-    C(size), C(db), C(timestamp), C(tool) and C(format). M(aishield.ops.pg_restore) verifies it.
+  - The sha256 is known only at the end, so the backup's record is a small JSON object written
+    beside it once the upload completed, C(<key>.json) (C(<file>.json) for O(dest)), with C(sha256),
+    C(size), C(db), C(timestamp), C(tool) and C(format). The object itself carries C(db),
+    C(timestamp), C(tool) and C(format) as user metadata. M(aishield.ops.pg_restore) verifies the
+    record; backups made before the record existed carry the sha256 in their user metadata and are
+    read as before. An object of this module with neither (the run was killed between the upload
+    and the record) is reported as an incomplete backup, never as a valid one.
+  - Under its action plugin, the dump runs as an async job and a progress line (bytes, time, rate)
+    is printed every O(progress_interval) seconds.
   - Why not M(community.postgresql.postgresql_db) with O(community.postgresql.postgresql_db#module:state=dump)?
     It runs pg_dump on the managed host (client tools and network access to the server must be
     there), writes a local file through shell redirection with no checksum and no object storage,
@@ -104,14 +108,15 @@ options:
     version_added: 0.3.0
   chunk_size_mb:
     description:
-      - Size of each multipart part in MiB; at least 5 (the S3 minimum) and at most 5120.
+      - Size of each multipart part in MiB (boto3's C(multipart_chunksize)); at least 5 (the S3 minimum)
+        and at most 5120. A dump shorter than one part is a single PutObject.
       - Memory used is about O(chunk_size_mb) x (O(concurrency) + 2). The largest dump possible is
         O(chunk_size_mb) x 10000 MiB (S3's part limit), so 156 GiB at the default.
     type: int
     default: 16
   concurrency:
     description:
-      - Parts uploaded in parallel while the next chunk is read from pg_dump. 1 to 32.
+      - Parts uploaded in parallel while the next chunk is read from pg_dump (boto3's C(max_concurrency)). 1 to 32.
     type: int
     default: 4
   timeout:
@@ -131,9 +136,13 @@ options:
     description:
       - After a successful backup, apply grandfather-father-son retention to the backups of the same database (the
         objects or files beside O(key)), in the same call.
-      - Only names this module writes (C(<UTC stamp>.dump)) are ever deleted; anything else there is left alone and
-        reported in RV(retention). Staging objects of killed uploads (C(_incomplete/)) older than a day are
-        deleted and reported.
+      - Only names this module writes (C(<UTC stamp>.dump), with its record C(<UTC stamp>.dump.json)) are ever
+        deleted; a record is never counted as a backup. Anything else there is left alone and reported in
+        RV(retention).
+      - Leftovers of killed runs older than a day are deleted and reported - staging objects of older versions
+        (C(_incomplete/)), and dumps without a record newer than the oldest recorded one (incomplete backups).
+        Dumps without a record older than every recorded one are backups from before records, with the sha256 in
+        their metadata, and are retained like the others.
       - Omit to keep every backup.
     type: dict
     suboptions:
@@ -156,6 +165,7 @@ options:
         default: []
 extends_documentation_fragment:
   - aishield.ops.s3
+  - aishield.ops.progress
 attributes:
   check_mode:
     description: Can run in check mode and return changed status prediction without modifying target.
@@ -175,6 +185,8 @@ attributes:
 notes:
   - Give the bucket a lifecycle rule with C(AbortIncompleteMultipartUpload). The module aborts
     its own uploads, but a managed host that dies mid-dump cannot.
+  - With O(progress_interval) above 0 the task runs as an async job (C(async_wrapper) and
+    C(async_status)); a task with its own C(async) keyword is run as that asks, without progress lines.
   - The exec environment (holding E(PGPASSWORD)) is visible to root on the Docker host, like any
     process environment; it is not visible in C(ps) output or in Ansible's output.
   - pg_dump reads the database in one snapshot, so the dump is consistent while writes go on.
@@ -272,16 +284,22 @@ throughput_mb_s:
 commit_seconds:
   description:
     - Part of RV(seconds) spent after pg_dump finished, storing the tail and making the backup appear
-      under its final name (for a multipart upload, completing it and the server-side copy that adds
-      the metadata). Not returned when nothing was dumped.
+      under its final name (for S3, the last parts, CompleteMultipartUpload and the record). Not returned
+      when nothing was dumped.
   returned: when a backup was made
   type: float
-  sample: 1.92
+  sample: 0.42
 parts:
   description: Number of S3 parts uploaded (1 for a single PutObject or a local file; 0 when nothing ran).
   returned: always
   type: int
   sample: 5
+record:
+  description: Key (or path) of the backup's record holding its sha256, C(<key>.json); V(null) for an old backup
+    whose sha256 is in its metadata.
+  returned: when a backup exists or was made
+  type: str
+  sample: backups/aishield/20250131T235959Z.dump.json
 timestamp:
   description: UTC time the dump started (ISO 8601), also stored in the metadata.
   returned: always
@@ -289,11 +307,13 @@ timestamp:
   sample: "2025-01-31T23:59:59Z"
 retention:
   description:
-    - What retention did - C(kept) and C(deleted) backup keys, C(staging_deleted) stale staging objects, and C(ignored)
+    - What retention did - C(kept) and C(deleted) backup keys (a deleted backup's record goes with it),
+      C(staging_deleted) stale staging objects, C(incomplete_deleted) stale dumps without a record, and C(ignored)
       keys that are not this module's backups (left alone).
   returned: when O(retention) is set and a backup was made
   type: dict
-  sample: {kept: [backups/aishield/20250131T235959Z.dump], deleted: [], staging_deleted: [], ignored: []}
+  sample: {kept: [backups/aishield/20250131T235959Z.dump], deleted: [], staging_deleted: [], incomplete_deleted: [],
+           ignored: []}
 started:
   description: When the module started, seconds since the epoch on the host (for phase timings).
   returned: always
@@ -332,6 +352,7 @@ from ansible_collections.aishield.ops.plugins.module_utils._docker_exec import (
     pg_container_argument_spec,
     valid_db_name,
 )
+from ansible_collections.aishield.ops.plugins.module_utils._progress import ProgressFile
 from ansible_collections.aishield.ops.plugins.module_utils._retention import retention_plan
 from ansible_collections.aishield.ops.plugins.module_utils._s3 import (
     AWS_REQUIRED_TOGETHER,
@@ -339,16 +360,20 @@ from ansible_collections.aishield.ops.plugins.module_utils._s3 import (
     HAS_BOTO3,
     MAX_ATTEMPTS,
     MIB,
+    SIDECAR_SUFFIX,
+    TOOL,
     BotoCoreError,
     ClientError,
+    HashingReader,
     LocalFileSink,
     LocalFileSource,
-    S3Sink,
     S3Source,
+    S3StreamUpload,
     TransferError,
     aws_client,
     backup_metadata,
     error_text,
+    incomplete_message,
     is_not_found,
     s3_argument_spec,
     throughput_mb_s,
@@ -356,7 +381,6 @@ from ansible_collections.aishield.ops.plugins.module_utils._s3 import (
     utc_timestamp,
 )
 
-TOOL = 'aishield.ops.pg_backup'
 # pg_dump flags the module owns: output, format, compression, target database, connection, prompting, parallelism.
 FORBIDDEN_DUMP_ARGS = ('-f', '--file', '-F', '--format', '-Z', '--compress', '-d', '--dbname', '-h', '--host', '-p',
                        '--port', '-U', '--username', '-W', '--password', '-w', '--no-password', '-j', '--jobs')
@@ -399,6 +423,9 @@ class PgBackup:
             self.fail('concurrency=%d is outside 1..32' % p['concurrency'])
         if p['timeout'] <= 0:
             self.fail('timeout must be a positive number of seconds')
+        if p['progress_interval'] < 0:
+            self.fail('progress_interval=%d must be 0 (no progress) or a positive number of seconds'
+                      % p['progress_interval'])
         bad = check_extra_args(p['extra_args'], FORBIDDEN_DUMP_ARGS, 'extra_args')
         if bad:
             self.fail(bad)
@@ -440,7 +467,9 @@ class PgBackup:
         if not info['sha256']:
             if self.p['force']:
                 return None
-            self.fail('%s already exists without sha256 metadata, so it was not made by this module; '
+            if info['incomplete']:
+                self.fail('%s; set force=true to replace it' % incomplete_message(self.location()))
+            self.fail('%s already exists without a sha256 record or metadata, so it was not made by this module; '
                       'choose another key or set force=true to overwrite it' % self.location())
         return info
 
@@ -490,7 +519,7 @@ class PgBackup:
         p = self.p
         stamp = utc_timestamp()
         started = time.monotonic()
-        deadline = started + p['timeout']
+        progress = ProgressFile(p['progress_file'])
 
         def metadata_for(sha256, size):
             return backup_metadata(sha256, size, p['db_name'], stamp, TOOL)
@@ -505,16 +534,31 @@ class PgBackup:
             if reason:
                 raise DumpFailed('pg_dump %s' % reason)
 
+        def counted(blocks):
+            done = 0
+            for block in blocks:
+                done += len(block)
+                progress.update(done)
+                yield block
+
         sink = None
         try:
             ex.start()
-            # Created only now: a local sink opens its temp file, and transfer() is what removes it again.
             if p['bucket'] is not None:
-                sink = S3Sink(self.s3, p['bucket'], p['key'], metadata_for,
-                              chunk_size=p['chunk_size_mb'] * MIB, concurrency=p['concurrency'], deadline=deadline)
+                # What is known before the first byte goes on the object; the sha256 and size go in the record.
+                upfront = metadata_for('', 0)
+                del upfront['sha256'], upfront['size']
+                sink = S3StreamUpload(self.s3, p['bucket'], p['key'], chunk_size=p['chunk_size_mb'] * MIB,
+                                      concurrency=p['concurrency'], metadata=upfront)
+                # check_dump runs at the pipe's end, before boto3 may complete the upload.
+                reader = HashingReader(ex.stdout_blocks(), at_end=check_dump, on_read=progress.update)
+                stored = sink.upload(reader, metadata_for)
             else:
+                # Created only now: a local sink opens its temp file, and transfer() is what removes it again.
                 sink = LocalFileSink(self.target_path(), metadata_for)
-            stored = transfer(ex.stdout_blocks(), sink, check_dump)
+                stored = transfer(counted(ex.stdout_blocks()), sink, check_dump)
+                stored['record'] = stored['location'] + SIDECAR_SUFFIX
+            progress.update(stored['size'], phase='stored', force=True)
         except (DumpFailed, ExecError, TransferError, ClientError, BotoCoreError, DockerException, OSError) as e:
             msg = error_text(e) if isinstance(e, (ClientError, BotoCoreError)) else str(e)
             if not isinstance(e, DumpFailed) and ex.stderr.text().strip():
@@ -529,7 +573,7 @@ class PgBackup:
         self.result.update(
             changed=True, location=stored['location'], size=stored['size'], sha256=stored['sha256'],
             parts=stored['parts'], metadata=stored['metadata'], timestamp=stamp,
-            commit_seconds=stored['commit_seconds'], compress_level=p['compress_level'],
+            commit_seconds=stored['commit_seconds'], compress_level=p['compress_level'], record=stored['record'],
             seconds=round(seconds, 3), throughput_mb_s=throughput_mb_s(stored['size'], seconds))
 
     def run(self):
@@ -549,8 +593,11 @@ class PgBackup:
         found = None if p['force'] else self.existing()
         if found:
             meta = found['metadata']
+            record = None
+            if found['record'] == 'sidecar':
+                record = p['key'] + SIDECAR_SUFFIX if p['bucket'] is not None else self.target_path() + SIDECAR_SUFFIX
             self.result.update(changed=False, size=found['size'], sha256=found['sha256'],
-                               timestamp=meta.get('timestamp'), metadata=meta,
+                               timestamp=meta.get('timestamp'), metadata=meta, record=record,
                                msg='%s already holds a backup; set force=true to replace it' % self.location())
             self.module.exit_json(**self.result)
 
@@ -581,8 +628,6 @@ class PgBackup:
         found = []
         for folder, _dirs, files in os.walk(top):
             for name in files:
-                if name.endswith('.json'):
-                    continue  # sidecars go with their dump
                 path = os.path.join(folder, name)
                 stamp = datetime.datetime.fromtimestamp(os.path.getmtime(path), datetime.timezone.utc)
                 found.append((os.path.relpath(path, base).replace(os.sep, '/'), stamp))
@@ -599,9 +644,9 @@ class PgBackup:
             return
         base = os.path.abspath(p['dest'])
         for key in keys:
-            for path in (os.path.join(base, *key.split('/')), os.path.join(base, *key.split('/')) + '.json'):
-                if os.path.exists(path):
-                    os.unlink(path)
+            path = os.path.join(base, *key.split('/'))
+            if os.path.exists(path):
+                os.unlink(path)
 
     def retain(self):
         rules = self.p['retention']
@@ -610,14 +655,17 @@ class PgBackup:
             listing = self.listing(directory)
             plan = retention_plan(listing, directory, rules['daily'], rules['weekly'], rules['monthly'],
                                   list(rules['keep']) + [self.p['key']], datetime.datetime.now(datetime.timezone.utc))
-            self.delete(plan['delete'] + plan['staging_delete'])
+            # A record goes after its dump, so a half-done delete never leaves a dump that looks incomplete.
+            self.delete(plan['delete'] + plan['staging_delete'] + plan['incomplete_delete'])
+            self.delete(plan['delete_records'])
         except (ClientError, BotoCoreError, OSError) as e:
             msg = error_text(e) if isinstance(e, (ClientError, BotoCoreError)) else str(e)
             self.result['retention'] = {'error': msg}
             self.module.warn('The backup %s is stored, but retention failed: %s' % (self.location(), msg))
             return
         self.result['retention'] = {'kept': plan['keep'], 'deleted': plan['delete'],
-                                    'staging_deleted': plan['staging_delete'], 'ignored': plan['ignored']}
+                                    'staging_deleted': plan['staging_delete'],
+                                    'incomplete_deleted': plan['incomplete_delete'], 'ignored': plan['ignored']}
         if plan['ignored']:
             self.module.warn('Retention left alone %d object(s) under %s/ that are not backups of this module: %s'
                              % (len(plan['ignored']), directory, ', '.join(plan['ignored'][:5])))
@@ -633,6 +681,8 @@ def main():
         compress_level=dict(type='int'),
         chunk_size_mb=dict(type='int', default=16),
         concurrency=dict(type='int', default=4),
+        progress_interval=dict(type='int', default=5),
+        progress_file=dict(type='path'),
         force=dict(type='bool', default=False),
         retention=dict(type='dict', options=dict(
             daily=dict(type='int', default=7), weekly=dict(type='int', default=4), monthly=dict(type='int', default=6),

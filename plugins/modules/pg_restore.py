@@ -13,8 +13,13 @@ version_added: 0.1.0
 description:
   - Streams a backup made by M(aishield.ops.pg_backup) from S3 (or a local file) into
     C(pg_restore --single-transaction) inside a PostgreSQL container, through the Docker API.
-  - The stream is checked against the sha256 stored with the backup (S3 metadata or the
-    sidecar C(.json)), and against O(expected_sha256) when given.
+  - The stream is checked against the sha256 recorded for the backup, and against O(expected_sha256)
+    when given. The record is the JSON object C(<key>.json) beside the backup (C(<file>.json) for
+    O(src)); backups made before records existed carry the sha256 in their S3 user metadata, which
+    is read as well. A backup object of M(aishield.ops.pg_backup) with neither is incomplete (its run
+    stopped between the upload and the record) and is refused, naming it.
+  - Under its action plugin, the restore runs as an async job and a progress line (bytes, time, rate)
+    is printed every O(progress_interval) seconds.
   - "How a bad checksum is kept from being committed: the restore runs in one transaction, and
     the module forwards the stream one block behind. The final block is sent only after the
     sha256 of the whole stream matched. On a mismatch, C(pg_restore) sees end-of-file in the
@@ -145,6 +150,7 @@ options:
     default: 3600
 extends_documentation_fragment:
   - aishield.ops.s3
+  - aishield.ops.progress
 attributes:
   check_mode:
     description: Can run in check mode and return changed status prediction without modifying target.
@@ -164,6 +170,8 @@ attributes:
 notes:
   - The exec environment (holding E(PGPASSWORD)) is visible to root on the Docker host, like any
     process environment; it is not visible in C(ps) output or in Ansible's output.
+  - With O(progress_interval) above 0 the task runs as an async job (C(async_wrapper) and
+    C(async_status)); a task with its own C(async) keyword is run as that asks, without progress lines.
 requirements:
   - docker (the Docker SDK for Python) on the managed host
   - boto3 on the managed host when reading from S3
@@ -295,6 +303,7 @@ from ansible_collections.aishield.ops.plugins.module_utils._docker_exec import (
     run_exec,
     valid_db_name,
 )
+from ansible_collections.aishield.ops.plugins.module_utils._progress import ProgressFile
 from ansible_collections.aishield.ops.plugins.module_utils._s3 import (
     AWS_REQUIRED_TOGETHER,
     BOTO3_IMPORT_ERROR,
@@ -308,6 +317,7 @@ from ansible_collections.aishield.ops.plugins.module_utils._s3 import (
     TransferError,
     aws_client,
     error_text,
+    incomplete_message,
     is_not_found,
     s3_argument_spec,
     spool_verified,
@@ -375,6 +385,9 @@ class PgRestore:
             self.fail('target_db and maintenance_db are both %r; restore into another database' % p['target_db'])
         if p['timeout'] <= 0:
             self.fail('timeout must be a positive number of seconds')
+        if p['progress_interval'] < 0:
+            self.fail('progress_interval=%d must be 0 (no progress) or a positive number of seconds'
+                      % p['progress_interval'])
         bad = check_extra_args(p['extra_args'], CONTROLLED_ARGS, 'extra_args')
         if bad:
             self.fail(bad)
@@ -400,6 +413,8 @@ class PgRestore:
                 if is_not_found(e):
                     self.fail('backup s3://%s/%s does not exist' % (p['bucket'], p['key']))
                 self.fail('could not read s3://%s/%s: %s' % (p['bucket'], p['key'], error_text(e)))
+            except TransferError as e:
+                self.fail('%s; nothing was restored' % e)
         else:
             if not os.path.isfile(p['src']):
                 self.fail('backup file %s does not exist' % p['src'])
@@ -409,13 +424,15 @@ class PgRestore:
             except TransferError as e:
                 self.fail(str(e))
         self.result['location'] = self.source.location
+        if info['incomplete']:
+            self.fail('%s; nothing was restored' % incomplete_message(self.source.location))
         recorded = (info['sha256'] or '').lower() or None
         expected = p['expected_sha256']
         if recorded and expected and recorded != expected:
             self.fail('sha256 mismatch for %s: its metadata records %s but expected_sha256 is %s; '
                       'nothing was restored' % (self.source.location, recorded, expected))
         if not (recorded or expected):
-            self.fail('%s has no sha256 metadata, so it cannot be verified; pass expected_sha256 if you '
+            self.fail('%s has no sha256 record or metadata, so it cannot be verified; pass expected_sha256 if you '
                       'know its digest' % self.source.location)
         info['sha256'] = expected or recorded
         return info
@@ -472,6 +489,7 @@ class PgRestore:
     def stream(self, blocks, expected):
         """Feed `blocks` to pg_restore, the last one only after the sha256 matched; returns (size, sha256)."""
         verifier = HoldbackVerifier(expected, self.source.location)
+        progress = ProgressFile(self.p['progress_file'])
         ex = ContainerExec(self.client, self.p['container'], self.restore_command(), environment=self.env(),
                            user=self.p['container_user'], stdin=True, timeout=self.p['timeout'])
         mismatch = stdin_error = None
@@ -483,6 +501,7 @@ class PgRestore:
                     ready = verifier.feed(block)
                     if ready:
                         ex.write(ready)
+                    progress.update(verifier.size)
                 tail = verifier.finish()
                 if tail:
                     ex.write(tail)
@@ -601,6 +620,8 @@ def main():
         verify_before_restore=dict(type='bool', default=False),
         tmp_dir=dict(type='path'),
         extra_args=dict(type='list', elements='str', default=[]),
+        progress_interval=dict(type='int', default=5),
+        progress_file=dict(type='path'),
     )
     module = AnsibleModule(
         argument_spec=argument_spec,

@@ -255,8 +255,12 @@ def gfs_keep(stamped, pinned):
 def check_backups(prefix, pinned):
     keys = s3_keys(prefix)
     stamped, staging, other = [], [], []
+    # Each backup's record (<key>.json: sha256 and size), written once its upload completed.
+    records = {key for key in keys if key.endswith('.dump.json')}
     for key in keys:
         match = BACKUP_NAME.search(key)
+        if key in records:
+            continue
         if '/_incomplete/' in key:
             staging.append(key)
         elif match:
@@ -267,9 +271,13 @@ def check_backups(prefix, pinned):
     extra = sorted(k for _s, k in stamped if k not in keep)
     days = len(set(s.date() for s, _k in stamped))
     limit = sum(GFS.values()) + 1  # every bucket full, plus the pinned backup of the release before
-    ok = not extra and not staging and len(stamped) <= limit
+    # Retention deletes a backup with its record: no record outlives its backup, and no kept backup lacks one.
+    orphan_records = sorted(r for r in records if r[:-len('.json')] not in keys)
+    unrecorded = sorted(k for _s, k in stamped if k + '.json' not in records)
+    ok = not extra and not staging and len(stamped) <= limit and not orphan_records and not unrecorded
     return ok, {'backups': len(stamped), 'days_with_backups': days, 'gfs_keep': len(keep), 'beyond_gfs': extra,
                 'pinned': pinned or None, 'limit_all_buckets_full': limit, 'staging': staging, 'other': other,
+                'orphan_records': orphan_records, 'unrecorded': unrecorded,
                 'keys': sorted(k for _s, k in stamped)}
 
 

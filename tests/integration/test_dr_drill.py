@@ -187,10 +187,13 @@ def test_corrupted_backup_fails_clearly_and_tears_down(prod):
     stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     bad_key = prod["backup_key"].rsplit("/", 1)[0] + f"/{stamp}.dump"
     s3.put_object(Bucket=BUCKET, Key=bad_key, Body=bytes(body), Metadata=head["Metadata"])
+    # The backup's record (<key>.json: its sha256 and size) comes along, so the bytes are what is wrong.
+    record = s3.get_object(Bucket=BUCKET, Key=prod["backup_key"] + ".json")["Body"].read()
+    s3.put_object(Bucket=BUCKET, Key=bad_key + ".json", Body=record)
     try:
         proc = _run(prod, "dr_drill.yml", "-e", f"aishield_dr_backup_key={bad_key}", json_output=True)
     finally:
-        s3.delete_object(Bucket=BUCKET, Key=bad_key)
+        s3.delete_objects(Bucket=BUCKET, Delete={"Objects": [{"Key": bad_key}, {"Key": bad_key + ".json"}]})
     assert proc.returncode != 0, "a drill of a corrupted backup passed"
     rows = _rows(_facts(proc, "Measure RTO and RPO and build the report rows"))
     assert rows["restore"]["status"] == "fail" and "sha256" in rows["restore"]["detail"], rows["restore"]

@@ -11,6 +11,7 @@ import os
 import secrets
 import subprocess
 import sys
+import time
 import urllib.request
 from pathlib import Path
 
@@ -167,6 +168,79 @@ def test_troubleshoot_restart_needs_confirmation_then_restarts_healthy(stack):
     assert rc == 0 and "ready." in out, out[-3000:]
 
 
+def _new_posts(env, before):
+    posts = _hooks(env)
+    assert len(posts) == before + 1, posts[before:]
+    return posts[-1]["body"]["text"]
+
+
+def test_daily_slow_statement_and_busy_container_fail_and_reach_the_webhook(stack):
+    """pg_stat_statements records a 1.2 s statement (threshold 500 ms); a busy loop in the backend uses a core (threshold
+    10 % of the host's cores: the loop alone is up to 50 % on 2 cores, idle containers about 1 %); both rows fail and the one message names both."""
+    backend = f"{stack['project']}-backend-1"
+    _psql(stack, "SELECT pg_stat_statements_reset()")
+    _psql(stack, "SELECT pg_sleep(1.2)")
+    posts_before = len(_hooks(stack))
+    # Bounded twice: timeout ends it after 120 s, the stop file as soon as the run is over.
+    subprocess.run(["docker", "exec", "-d", backend, "timeout", "120", "sh", "-c", "while [ ! -e /tmp/stop-busy ]; do :; done"],
+                   check=True, timeout=30)
+    try:
+        rc, out = _run(stack, "maintenance.yml", "-e", "maintenance_slow_query_max_ms=500",
+                       "-e", "aishield_maintenance_cpu_max_percent=10")
+    finally:
+        subprocess.run(["docker", "exec", backend, "touch", "/tmp/stop-busy"], check=False, timeout=30)
+        _psql(stack, "SELECT pg_stat_statements_reset()")
+    assert rc != 0, "a slow statement and a busy container must end the play red"
+    rows = _rows(_report(stack, "daily"))
+    slow, cpu = rows["slow queries"], rows["cpu"]
+    assert slow["status"] == "fail" and slow["threshold"] == "<= 500 ms", slow
+    assert "pg_sleep" in slow["detail"] and "source: pg_stat_statements" in slow["detail"], slow
+    assert any("ms mean" in item and "pg_sleep" in item for item in slow["items"]), slow
+    assert cpu["status"] == "fail" and f"{backend} " in cpu["detail"] and "CPUs" in cpu["detail"] and "% raw" in cpu["detail"], cpu
+    assert "average over 5 s" in cpu["detail"], cpu
+    assert rows["db connections"]["status"] == "ok" and rows["services"]["status"] == "ok"
+    text = _new_posts(stack, posts_before)
+    assert "FAIL slow queries" in text and "pg_sleep" in text, text
+    assert "FAIL cpu" in text and backend in text, text
+    subprocess.run(["docker", "exec", backend, "rm", "-f", "/tmp/stop-busy"], check=False, timeout=30)
+
+
+def test_daily_without_pg_stat_statements_finds_a_long_running_statement(stack):
+    """Without the extension the row reads pg_stat_activity: a statement running for seconds (threshold 1 s) fails it."""
+    db = f"{stack['project']}-db-1"
+    _psql(stack, "DROP EXTENSION pg_stat_statements")
+    sleeper = subprocess.Popen(["docker", "exec", db, "psql", "-U", "aishield", "-d", "aishield", "-c",
+                                "SET statement_timeout = '90s'; SELECT pg_sleep(60)"],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        for _attempt in range(50):
+            if _psql(stack, "SELECT count(*) FROM pg_stat_activity WHERE state = 'active' AND query LIKE '%pg_sleep(60)%' "
+                            "AND pid <> pg_backend_pid()") == "1":
+                break
+            assert sleeper.poll() is None, "the background pg_sleep ended before the check"
+            time.sleep(0.2)
+        else:
+            pytest.fail("the background pg_sleep never showed up in pg_stat_activity")
+        posts_before = len(_hooks(stack))
+        rc, out = _run(stack, "maintenance.yml", "-e", "maintenance_slow_query_max_ms=1000")
+    finally:
+        _psql(stack, "SELECT count(pg_cancel_backend(pid)) FROM pg_stat_activity WHERE query LIKE '%pg_sleep(60)%' "
+                     "AND pid <> pg_backend_pid()")
+        try:
+            sleeper.wait(timeout=30)
+        finally:
+            if sleeper.poll() is None:
+                sleeper.kill()
+        _psql(stack, "CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+    assert rc != 0, out[-3000:]
+    slow = _rows(_report(stack, "daily"))["slow queries"]
+    assert slow["status"] == "fail" and slow["detail"].startswith("worst: "), slow
+    assert "source: pg_stat_activity" in slow["detail"] and "pg_stat_statements is not installed" in slow["detail"], slow
+    assert any("ms running" in item and "pg_sleep(60)" in item for item in slow["items"]), slow
+    text = _new_posts(stack, posts_before)
+    assert "FAIL slow queries" in text and "pg_sleep" in text, text
+
+
 def test_weekly_restore_passes_and_monthly_lists_each_image(stack):
     rc, out = _run(stack, "maintenance.yml", "--tags", "weekly,monthly")
     assert rc == 0, out[-3000:]
@@ -188,7 +262,8 @@ def test_weekly_restore_passes_and_monthly_lists_each_image(stack):
 
 def test_weekly_restore_of_a_corrupted_backup_fails_naming_sha256(stack):
     s3 = _s3()
-    key = _keys(stack["aishield_backup_prefix"])[-1]
+    # The newest dump (a backup may have a JSON record beside it: <key>.json).
+    key = [k for k in _keys(stack["aishield_backup_prefix"]) if k.endswith(".dump")][-1]
     obj = s3.get_object(Bucket=BUCKET, Key=key)
     data = bytearray(obj["Body"].read())
     middle = len(data) // 2

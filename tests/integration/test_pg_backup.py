@@ -16,6 +16,7 @@ import hashlib
 import http.client
 import json
 import os
+import re
 import socket
 import stat
 import struct
@@ -31,6 +32,8 @@ from conftest import PsWatcher, wait_for  # noqa: E402  pylint: disable=wrong-im
 pytest.register_assert_rewrite('s3_fixtures')
 from s3_fixtures import (  # noqa: E402  pylint: disable=wrong-import-position
     AWS_SECRET_KEY,
+    REPO,
+    VENV_BIN,
     bucket_is_empty,
     fill_big,
     fill_small,
@@ -82,7 +85,11 @@ def database_exists(postgres, name):
     return postgres.psql("SELECT 1 FROM pg_database WHERE datname = '%s'" % name).strip() == '1'
 
 
-def test_backup_to_s3_stores_metadata_matching_the_content(postgres, small_db, moto_endpoint, s3, bucket,
+def record_of(s3, bucket, key):
+    return json.loads(s3.get_object(Bucket=bucket, Key=key + '.json')['Body'].read())
+
+
+def test_backup_to_s3_stores_a_record_matching_the_content(postgres, small_db, moto_endpoint, s3, bucket,
                                                            ansible_playbook):
     run = ansible_playbook([backup_task(postgres, small_db, s3_args(moto_endpoint, bucket))])
     result = run['backup']
@@ -90,15 +97,17 @@ def test_backup_to_s3_stores_metadata_matching_the_content(postgres, small_db, m
     obj = s3.get_object(Bucket=bucket, Key=key_for(small_db))
     body = obj['Body'].read()
     digest = hashlib.sha256(body).hexdigest()
-    assert obj['Metadata']['sha256'] == digest == result['sha256']
-    assert obj['Metadata']['size'] == str(len(body)) and result['size'] == len(body)
-    assert obj['Metadata']['db'] == small_db and obj['Metadata']['timestamp'] == result['timestamp']
+    record = record_of(s3, bucket, key_for(small_db))
+    assert record['sha256'] == digest == result['sha256'] and result['record'] == key_for(small_db) + '.json'
+    assert record['size'] == str(len(body)) and result['size'] == len(body)
+    assert record['db'] == small_db and record['timestamp'] == result['timestamp']
+    assert obj['Metadata']['db'] == small_db and 'sha256' not in obj['Metadata']
     assert body.startswith(b'PGDMP'), 'not a pg_dump custom-format archive'
     assert result['location'] == 's3://%s/%s' % (bucket, key_for(small_db))
-    assert bucket_is_empty(s3, bucket)[1] == []
+    assert bucket_is_empty(s3, bucket) == ([key_for(small_db), key_for(small_db) + '.json'], [])
 
     again = ansible_playbook([backup_task(postgres, small_db, s3_args(moto_endpoint, bucket))])['backup']
-    assert again['changed'] is False and again['sha256'] == digest
+    assert again['changed'] is False and again.get('sha256') == digest, again
 
 
 def test_backup_to_local_dir_is_private_and_has_a_sidecar(postgres, small_db, tmp_path, ansible_playbook):
@@ -151,7 +160,7 @@ def test_restore_drill_drops_its_scratch_database(postgres, small_db, tmp_path, 
 
 def test_big_multipart_backup_never_shows_the_password(postgres, big_db, moto_endpoint, s3, bucket,
                                                        ansible_playbook):
-    """Multipart + promote on real S3 semantics; password only in the exec environment, never in ps or -vvv."""
+    """Managed multipart upload on real S3 semantics; password only in the exec environment, never in ps or -vvv."""
     task = backup_task(postgres, big_db, dict(s3_args(moto_endpoint, bucket), db_password='{{ db_password }}',
                                               db_host='127.0.0.1', chunk_size_mb=5, concurrency=3, timeout=900))
     watcher = PsWatcher()
@@ -168,14 +177,13 @@ def test_big_multipart_backup_never_shows_the_password(postgres, big_db, moto_en
         'the ps sampler never saw pg_dump running, so it proves nothing'
     assert not [line for line in watcher.lines if postgres.password in line]
     assert postgres.password not in run.output
-    head = s3.head_object(Bucket=bucket, Key=key_for(big_db))
     digest = hashlib.sha256()
     body = s3.get_object(Bucket=bucket, Key=key_for(big_db))['Body']
     for block in iter(lambda: body.read(1 << 20), b''):
         digest.update(block)
-    assert head['Metadata']['sha256'] == digest.hexdigest() == result['sha256']
+    assert record_of(s3, bucket, key_for(big_db))['sha256'] == digest.hexdigest() == result['sha256']
     objects, uploads = bucket_is_empty(s3, bucket)
-    assert objects == [key_for(big_db)] and uploads == [], 'staging object or upload left behind'
+    assert objects == [key_for(big_db), key_for(big_db) + '.json'] and uploads == [], 'upload left behind'
 
 
 def test_killed_pg_dump_leaves_no_object_and_no_upload(postgres, big_db, moto_endpoint, s3, bucket,
@@ -301,11 +309,11 @@ def test_s3_failing_mid_upload_is_retried_then_aborted_leaving_nothing(postgres,
     assert max(tries.values()) == 5, 'a dropped part should be tried 5 times: %s' % dict(tries)
     msg = result['msg']
     assert 'nothing was stored' in msg and 's3://%s/%s' % (bucket, key_for(big_db)) in msg, msg
-    assert 'uploading a part failed' in msg, msg
+    assert 'uploading to s3://%s/%s failed' % (bucket, key_for(big_db)) in msg, msg
     assert any(method == 'DELETE' and 'uploadId=' in query for method, query in state['requests']), \
         'no AbortMultipartUpload went out: %s' % state['requests']
     assert AWS_SECRET_KEY not in run.output
-    # Straight at moto, past the proxy: neither the staging object nor its upload may survive.
+    # Straight at moto, past the proxy: neither an object, a record nor the upload may survive.
     assert bucket_is_empty(s3, bucket) == ([], [])
 
 
@@ -356,9 +364,8 @@ def test_wrong_recorded_sha256_never_commits_a_valid_archive(postgres, small_db,
     s3opts = s3_args(moto_endpoint, bucket)
     ansible_playbook([backup_task(postgres, small_db, s3opts)])
     key = key_for(small_db)
-    metadata = dict(s3.head_object(Bucket=bucket, Key=key)['Metadata'], sha256='0' * 64)
-    s3.copy_object(Bucket=bucket, Key=key, CopySource={'Bucket': bucket, 'Key': key}, Metadata=metadata,
-                   MetadataDirective='REPLACE')
+    record = dict(record_of(s3, bucket, key), sha256='0' * 64)
+    s3.put_object(Bucket=bucket, Key=key + '.json', Body=json.dumps(record).encode())
     victim = _victim(postgres)
     scratch = 'scratch_' + os.urandom(4).hex()
     try:
@@ -393,3 +400,141 @@ def test_check_mode_never_mutates(postgres, small_db, moto_endpoint, s3, bucket,
                                                         create_target=True))], check=True)
     assert run['restore'].get('changed') and 'would restore' in run['restore']['msg'], run.output
     assert not database_exists(postgres, scratch)
+
+
+def test_old_backup_with_sha256_metadata_still_restores(postgres, small_db, moto_endpoint, s3, bucket,
+                                                        ansible_playbook):
+    """A backup from before records (sha256 in its user metadata, no record) stays restorable."""
+    s3opts = s3_args(moto_endpoint, bucket)
+    ansible_playbook([backup_task(postgres, small_db, s3opts)])
+    key = key_for(small_db)
+    record = record_of(s3, bucket, key)
+    body = s3.get_object(Bucket=bucket, Key=key)['Body'].read()
+    s3.put_object(Bucket=bucket, Key=key, Body=body, Metadata=record)
+    s3.delete_object(Bucket=bucket, Key=key + '.json')
+    scratch = 'scratch_' + os.urandom(4).hex()
+    run = ansible_playbook([restore_task(postgres, dict(s3opts, key=key, target_db=scratch, create_target=True,
+                                                        count_rows=True, drop_target_after=True))])
+    result = run['restore']
+    assert result.get('changed') and not result.get('failed'), run.output
+    assert result['sha256'] == record['sha256'] and result['tables'] == {'public.items': 5000, 'public.users': 1000}
+    again = ansible_playbook([backup_task(postgres, small_db, s3opts)])['backup']
+    assert again['changed'] is False and again['sha256'] == record['sha256'] and again['record'] is None
+
+
+def test_backup_without_its_record_is_incomplete_and_refused(postgres, small_db, moto_endpoint, s3, bucket,
+                                                             ansible_playbook):
+    """What a run killed between the upload and the record leaves: no reader takes it for a backup."""
+    s3opts = s3_args(moto_endpoint, bucket)
+    backup = ansible_playbook([backup_task(postgres, small_db, s3opts)])['backup']
+    key = key_for(small_db)
+    s3.delete_object(Bucket=bucket, Key=key + '.json')
+    victim = _victim(postgres)
+    try:
+        run = ansible_playbook([
+            restore_task(postgres, dict(s3opts, key=key, target_db=victim, clean=True,
+                                        expected_sha256=backup['sha256'])),
+            backup_task(postgres, small_db, s3opts, name='backup again'),
+        ])
+        for name in ('restore', 'backup again'):
+            msg = run[name]['msg']
+            assert run[name].get('failed') and 'incomplete backup' in msg and key + '.json' in msg, run[name]
+        _assert_untouched(postgres, victim)
+    finally:
+        postgres.psql('DROP DATABASE IF EXISTS "%s"' % victim)
+
+
+# --- progress through ansible-runner (what AWX shows as job output) -------------------------------
+
+PROGRESS_LINE = re.compile(r'localhost \| (pg_backup|pg_restore): ([0-9.]+) MiB in ([0-9]+) s \(([0-9.]+) MiB/s\)')
+
+
+def _runner_job(tmp_path, tasks, extravars):
+    """Run `tasks` on localhost with ansible_runner.run(), as AWX does; returns (runner, stdout)."""
+    import ansible_runner
+    import yaml
+    pdd = tmp_path / 'pdd'
+    (pdd / 'project').mkdir(parents=True)
+    (pdd / 'inventory').mkdir()
+    (pdd / 'env').mkdir()
+    (pdd / 'inventory' / 'hosts').write_text(
+        'localhost ansible_connection=local ansible_python_interpreter=%s\n' % (VENV_BIN / 'python'))
+    (pdd / 'project' / 'backup.yml').write_text(yaml.safe_dump(
+        [{'name': 'progress', 'hosts': 'localhost', 'gather_facts': False, 'tasks': tasks}], sort_keys=False))
+    (pdd / 'env' / 'extravars').write_text(yaml.safe_dump(extravars))
+    (pdd / 'env' / 'extravars').chmod(0o600)
+    envvars = {'ANSIBLE_CONFIG': str(REPO / 'ansible.cfg'), 'ANSIBLE_NOCOLOR': '1',
+               'ANSIBLE_COLLECTIONS_PATH': str(REPO / '.collections'),
+               'PATH': '%s:%s' % (VENV_BIN, os.environ['PATH'])}
+    runner = ansible_runner.run(private_data_dir=str(pdd), playbook='backup.yml', envvars=envvars, quiet=True,
+                                timeout=900)
+    with open(runner.stdout.name) as handle:
+        return runner, handle.read()
+
+
+def _progress(stdout, name):
+    """[(MiB, seconds, MiB/s)] of the progress lines of `name`, in order."""
+    return [(float(m.group(2)), int(m.group(3)), float(m.group(4)))
+            for m in PROGRESS_LINE.finditer(stdout) if m.group(1) == name]
+
+
+def test_backup_and_restore_print_progress_in_the_job_output(postgres, big_db, moto_endpoint, s3, bucket, tmp_path):
+    s3opts = dict(s3_args(moto_endpoint, bucket), secret_key='{{ s3_secret }}')
+    scratch = 'progress_' + os.urandom(4).hex()
+    backup = dict(backup_task(postgres, big_db, dict(s3opts, progress_interval=1, chunk_size_mb=5, timeout=600)),
+                  ignore_errors=False)
+    restore = dict(restore_task(postgres, dict(s3opts, key=key_for(big_db), target_db=scratch, create_target=True,
+                                               drop_target_after=True, progress_interval=1, timeout=600)),
+                   ignore_errors=False)
+    restore['register'] = 'restored'
+    check = {'name': 'show', 'ansible.builtin.debug': {'msg': '{{ result.sha256 }} {{ restored.sha256 }}'}}
+    runner, stdout = _runner_job(tmp_path, [backup, restore, check], {'s3_secret': AWS_SECRET_KEY})
+    assert runner.rc == 0, stdout[-3000:]
+    assert AWS_SECRET_KEY not in stdout
+    record = record_of(s3, bucket, key_for(big_db))
+    assert '%s %s' % (record['sha256'], record['sha256']) in stdout, 'the module results did not come back whole'
+    for name in ('pg_backup', 'pg_restore'):
+        lines = _progress(stdout, name)
+        # At least two polls while the job ran, and the closing line with the whole dump.
+        assert len(lines) >= 3, '%s printed %d progress lines:\n%s' % (name, len(lines), stdout[-3000:])
+        sizes = [mib for mib, _s, _r in lines]
+        assert sizes == sorted(sizes) and sizes[0] < sizes[-1], sizes
+        assert sizes[-1] == pytest.approx(int(record['size']) / (1 << 20), abs=1)
+        assert any(rate > 0 for _m, _s, rate in lines)
+    # AWX shows the same lines: they are events of the job, not only text on a terminal.
+    texts = [e.get('stdout', '') for e in runner.events]
+    assert any(PROGRESS_LINE.search(text) for text in texts), 'no job event carries a progress line'
+    assert not database_exists(postgres, scratch)
+
+
+def test_progress_interval_zero_and_check_mode_run_directly(postgres, big_db, moto_endpoint, bucket,
+                                                            ansible_playbook):
+    s3opts = dict(s3_args(moto_endpoint, bucket), chunk_size_mb=5, timeout=600)
+    run = ansible_playbook([backup_task(postgres, big_db, dict(s3opts, progress_interval=0))], json_output=False,
+                           timeout=900)
+    assert run.rc == 0 and 'changed=1' in run.stdout, run.output[-2000:]
+    assert 'pg_backup:' not in run.stdout, 'progress_interval=0 still printed progress'
+    run = ansible_playbook([backup_task(postgres, big_db, dict(s3opts, key=key_for(big_db) + '.2',
+                                                               progress_interval=1))], check=True)
+    assert run['backup'].get('changed') and 'would dump' in run['backup']['msg'], run.output
+    assert 'pg_backup:' not in run.stdout
+
+
+def test_latest_skips_incomplete_backups_and_never_picks_a_record(tmp_path, ansible_playbook):
+    """The backup role's `latest` (restore.yml, the weekly drill, the DR drill): the same rule as retention."""
+    directory = tmp_path / 'backups' / 'appdb'
+    directory.mkdir(parents=True)
+    # 01-02 predate records (sha256 in metadata); 03-04 have records; 05 lost its record; a stray record for 06.
+    for stamp in ('20250101', '20250102', '20250103', '20250104', '20250105'):
+        (directory / ('%sT000000Z.dump' % stamp)).write_bytes(b'dump')
+    for name in ('20250103T000000Z.dump.json', '20250104T000000Z.dump.json', '20250106T000000Z.dump.json', 'notes'):
+        (directory / name).write_text('{}')
+    tasks = [{'name': 'latest', 'ansible.builtin.include_role': {'name': 'aishield.ops.backup', 'tasks_from': 'latest'},
+              'vars': {'backup_dest': str(tmp_path), 'backup_prefix': 'backups', 'backup_db_name': 'appdb'}},
+             {'name': 'show', 'ansible.builtin.debug': {'msg': '{{ backup_latest_key }}|{{ backup_latest_incomplete }}'}}]
+    run = ansible_playbook(tasks)
+    assert run['show']['msg'] == "backups/appdb/20250104T000000Z.dump|['backups/appdb/20250105T000000Z.dump']", run.output
+    (directory / '20250103T000000Z.dump.json').unlink()
+    (directory / '20250104T000000Z.dump.json').unlink()
+    run = ansible_playbook(tasks)
+    assert run['show']['msg'] == 'backups/appdb/20250105T000000Z.dump|[]', 'no records at all: every dump may be old'

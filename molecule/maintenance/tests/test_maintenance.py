@@ -39,10 +39,14 @@ def test_each_breach_is_in_the_report_and_reached_the_webhook():
     assert rows["services"]["status"] == "fail" and "worker" in rows["services"]["detail"]
     assert rows["celery queue"]["status"] == "fail" and rows["celery queue"]["value"] == "12"
     assert rows["memory"]["status"] == "fail"
+    assert rows["cpu"]["status"] == "fail" and "aishield-backend-1 " in rows["cpu"]["detail"], rows["cpu"]
+    assert rows["slow queries"]["status"] == "fail" and "pg_sleep" in rows["slow queries"]["detail"], rows["slow queries"]
+    assert "source: pg_stat_statements" in rows["slow queries"]["detail"]
     posts = _posts()
     assert len(posts) == 1, "the healthy run posted, or the breach run did not post exactly once: %s" % posts
     text = posts[0]["body"]["text"]
     assert "FAIL celery queue: 12" in text and "FAIL memory" in text and "FAIL services" in text and "worker" in text
+    assert "FAIL cpu" in text and "FAIL slow queries" in text and "pg_sleep" in text
 
 
 def test_restart_needed_confirmation_and_left_the_worker_healthy(host):

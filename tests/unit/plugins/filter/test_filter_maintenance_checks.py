@@ -20,7 +20,8 @@ from ansible_collections.aishield.ops.plugins.filter import maintenance as m
 
 FILTER_DIR = Path(__file__).resolve().parents[4] / 'plugins' / 'filter'
 NEW = ('maintenance_breach_lines', 'maintenance_containers', 'maintenance_service_problems', 'maintenance_slow_items',
-       'maintenance_disk_rows', 'maintenance_image_containers', 'maintenance_dependency_rows')
+       'maintenance_disk_rows', 'maintenance_image_containers', 'maintenance_dependency_rows', 'maintenance_cpu_row',
+       'maintenance_pg_target', 'maintenance_slow_query_row')
 
 
 @pytest.mark.parametrize('name', NEW)

@@ -289,3 +289,9 @@ def test_exec_status_gives_up_after_timeout(daemon):
     daemon.routes[('GET', '/exec/e1/json')] = (200, '{"Running": true, "ExitCode": null}')
     assert api_for(daemon).exec_status('c1', ['sleep', '60'], timeout=0.2, poll=0.01) is None
     assert len([r for r in daemon.requests if r['path'] == '/exec/e1/json']) >= 2
+
+
+def test_stats_asks_for_one_sample_at_once(daemon):
+    daemon.routes[('GET', '/containers/p-web-1/stats')] = (200, '{"cpu_stats": {"online_cpus": 2}}')
+    assert api_for(daemon).stats('p-web-1') == {'cpu_stats': {'online_cpus': 2}}
+    assert daemon.requests[-1]['query'] == {'stream': ['false'], 'one-shot': ['true']}

@@ -13,7 +13,14 @@ import re
 
 import pytest
 
-from ansible_collections.aishield.ops.plugins.module_utils._retention import gfs_plan, retention_plan, sort_keys, stamp_of
+from ansible_collections.aishield.ops.plugins.module_utils._retention import (
+    gfs_plan,
+    records_of,
+    retention_plan,
+    sort_keys,
+    split_incomplete,
+    stamp_of,
+)
 
 UTC = datetime.timezone.utc
 DIR = 'backups/appdb'
@@ -122,7 +129,9 @@ def test_sort_keys():
     backups, staging, others = sort_keys(keys, 'backups/appdb/')
     assert backups == [(at('20250131T020000Z'), 'backups/appdb/20250131T020000Z.dump')]
     assert staging == ['backups/appdb/_incomplete/20250131T030000Z.dump/upload-1', 'backups/appdb/_incomplete/x']
-    assert others == [k for k in keys if k not in staging and k != backups[0][1]]
+    record = 'backups/appdb/20250131T020000Z.dump.json'
+    assert others == [k for k in keys if k not in staging and k not in (backups[0][1], record)]
+    assert records_of(keys, 'backups/appdb') == {'backups/appdb/20250131T020000Z.dump': record}
 
 
 # --- retention_plan -------------------------------------------------------------------------------
@@ -139,7 +148,7 @@ def test_retention_plan_deletes_only_backups_and_stale_staging():
     backups = listing_of(daily_entries('20250101T020000Z', 31))
     strangers = [
         ('backups/appdb/notes.txt', at('20200101T000000Z')),
-        ('backups/appdb/20250101T020000Z.dump.json', at('20200101T000000Z')),
+        ('backups/appdb/20241201T020000Z.dump.json', at('20200101T000000Z')),  # its dump is gone
         ('backups/appdb/sub/20240101T020000Z.dump', at('20200101T000000Z')),
         ('backups/appdb/20251399T000000Z.dump', at('20200101T000000Z')),
         ('backups/appdbx/20240101T020000Z.dump', at('20200101T000000Z')),
@@ -183,3 +192,57 @@ def test_retention_plan_never_deletes_a_stranger():
     assert all(key.startswith(DIR + '/_incomplete/') for key in result['staging_delete'])
     assert set(result['ignored']) == set(k for k, _m in listing if not BACKUP_KEY.match(k)
                                          and not k.startswith(DIR + '/_incomplete/'))
+
+
+# --- records beside the backups -------------------------------------------------------------------
+
+def recorded_listing(entries, unrecorded=()):
+    """Each backup with its record, except the stamps in `unrecorded`."""
+    listing = []
+    for key, moment in listing_of(entries):
+        listing.append((key, moment))
+        if key.rsplit('/', 1)[1][:-len('.dump')] not in unrecorded:
+            listing.append((key + '.json', moment))
+    return listing
+
+
+def test_a_record_is_never_a_backup_and_goes_with_its_backup():
+    listing = recorded_listing(daily_entries('20250101T020000Z', 10))
+    result = retention_plan(listing, DIR, 3, 0, 0, [], NOW)
+    assert len(result['keep']) == 3 and len(result['delete']) == 7
+    assert all(key.endswith('.dump') for key in result['keep'] + result['delete'])
+    assert result['delete_records'] == [key + '.json' for key in result['delete']]
+    assert result['ignored'] == [] and result['incomplete'] == []
+
+
+def test_old_backups_without_records_still_count_and_newer_unrecorded_ones_are_incomplete():
+    # 01..05 were made before records (sha256 in metadata); 06.. have records; 08 and 31 lost theirs.
+    entries = daily_entries('20250101T020000Z', 31)
+    legacy = ['20250101T020000Z', '20250102T020000Z', '20250103T020000Z', '20250104T020000Z', '20250105T020000Z']
+    listing = recorded_listing(entries, unrecorded=legacy + ['20250108T020000Z', '20250131T020000Z'])
+    result = retention_plan(listing, DIR, 40, 0, 0, [], NOW)
+    assert result['incomplete'] == [DIR + '/20250108T020000Z.dump', DIR + '/20250131T020000Z.dump']
+    # 31 was stored an hour ago (its run may still be writing the record); 08 is days old.
+    assert result['incomplete_delete'] == [DIR + '/20250108T020000Z.dump']
+    assert DIR + '/20250131T020000Z.dump' not in result['keep'] + result['delete']
+    assert result['keep'][0] == DIR + '/20250130T020000Z.dump', 'an incomplete backup was kept as the newest'
+    assert all(DIR + '/%s.dump' % stamp in result['keep'] for stamp in legacy)
+
+
+def test_pinned_incomplete_backup_is_never_deleted():
+    listing = recorded_listing(daily_entries('20250101T020000Z', 5), unrecorded=['20250103T020000Z'])
+    result = retention_plan(listing, DIR, 1, 0, 0, [DIR + '/20250103T020000Z.dump'], NOW)
+    assert result['incomplete'] == [DIR + '/20250103T020000Z.dump'] and result['incomplete_delete'] == []
+
+
+@pytest.mark.parametrize('recorded, expected_incomplete', [
+    ([], []),                                   # nothing recorded yet: all may be old backups
+    (['a', 'b', 'c'], []),
+    (['b'], ['c']),                             # a older than the oldest record: an old backup
+    (['a'], ['b', 'c']),
+])
+def test_split_incomplete(recorded, expected_incomplete):
+    backups = [(at('20250101T000000Z'), 'a'), (at('20250102T000000Z'), 'b'), (at('20250103T000000Z'), 'c')]
+    kept, incomplete = split_incomplete(backups, set(recorded))
+    assert [key for _s, key in incomplete] == expected_incomplete
+    assert sorted(kept + incomplete) == sorted(backups)

@@ -247,8 +247,36 @@ def test_missing_object_and_missing_metadata(capsys, monkeypatch):
     result = run(dict(S3, key=KEY), capsys, monkeypatch, cluster, FakeS3())
     assert result['failed'] and 'does not exist' in result['msg']
     result = run(dict(S3, key=KEY), capsys, monkeypatch, cluster, s3_with(b'abc', {}))
-    assert result['failed'] and 'no sha256 metadata' in result['msg']
+    assert result['failed'] and 'no sha256 record or metadata' in result['msg']
     assert cluster.commands == []
+
+
+def test_incomplete_backup_is_refused_even_with_a_digest(capsys, monkeypatch):
+    """pg_backup's object without its record: the run stopped before the record, so it is no backup."""
+    archive = b'abc'
+    cluster = FakeCluster(archive, databases=('postgres', 'scratch'))
+    s3 = s3_with(archive, {'tool': 'aishield.ops.pg_backup', 'db': 'appdb'})
+    result = run(dict(S3, key=KEY, expected_sha256=hashlib.sha256(archive).hexdigest()), capsys, monkeypatch,
+                 cluster, s3)
+    assert result['failed'] and 'incomplete backup' in result['msg'] and KEY + '.json' in result['msg']
+    assert 'nothing was restored' in result['msg'] and cluster.commands == []
+
+
+def test_new_backup_is_verified_against_its_record(tmp_path, capsys, monkeypatch):
+    archive = b'PGDMP archive bytes'
+    cluster = FakeCluster(archive)
+    s3 = s3_with(archive, {'tool': 'aishield.ops.pg_backup', 'db': 'appdb'})
+    s3.put_object(Bucket='bkt', Key=KEY + '.json', Body=json.dumps(meta(archive)).encode())
+    progress = tmp_path / 'progress.json'
+    result = run(dict(S3, key=KEY, create_target=True, progress_file=str(progress)), capsys, monkeypatch, cluster, s3)
+    assert result['changed'] and not result.get('failed'), result
+    assert result['sha256'] == hashlib.sha256(archive).hexdigest() and 'scratch' in cluster.committed
+    assert json.loads(progress.read_text())['bytes'] == len(archive)
+
+    s3.put_object(Bucket='bkt', Key=KEY + '.json', Body=json.dumps(meta(b'other')).encode())
+    result = run(dict(S3, key=KEY, target_db='scratch2', create_target=True), capsys, monkeypatch,
+                 FakeCluster(archive), s3)
+    assert result['failed'] and 'belongs to another upload' in result['msg']
 
 
 def test_expected_sha256_must_agree_with_metadata(capsys, monkeypatch):

@@ -12,7 +12,9 @@ import re
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.aishield.ops.plugins.module_utils._retention import gfs_plan
+from ansible_collections.aishield.ops.plugins.module_utils._retention import (
+    gfs_plan, records_of, sort_keys, split_incomplete,
+)
 
 # Compact basic ISO-8601: fixed width, so keys and release ids sort lexically in time order.
 STAMP_FORMAT = '%Y%m%dT%H%M%SZ'
@@ -212,6 +214,22 @@ def gfs_retention(backups, daily=7, weekly=4, monthly=6, keep=None):
     return gfs_plan(entries, daily, weekly, monthly, pinned)
 
 
+def backup_latest(keys, directory):
+    """The newest backup under directory/ and the dumps passed over as incomplete: {key, incomplete}.
+
+    keys: every key (or path relative to the backup root) listed under directory/, records included.
+    A record (<key>.json) is never a backup; a dump without one is incomplete by retention's rule
+    (module_utils._retention.split_incomplete)."""
+    if isinstance(keys, (str, dict)) or not isinstance(keys, (list, tuple)):
+        raise AnsibleFilterError(f'backup_latest expects a list of keys, got {type(keys).__name__}')
+    if not isinstance(directory, str) or not directory.strip('/'):
+        raise AnsibleFilterError(f'backup_latest needs the directory the backups are in (<prefix>/<db>), got {directory!r:.100}')
+    keys = [str(key) for key in keys]
+    dumps, _staging, _others = sort_keys(keys, directory)
+    backups, incomplete = split_incomplete(sorted(dumps), records_of(keys, directory))
+    return {'key': backups[-1][1] if backups else '', 'incomplete': [key for _stamp, key in incomplete]}
+
+
 class FilterModule:
     """Backup key and retention filters."""
 
@@ -219,4 +237,5 @@ class FilterModule:
         return {
             'backup_key': backup_key,
             'gfs_retention': gfs_retention,
+            'backup_latest': backup_latest,
         }

@@ -79,6 +79,11 @@ def stamp_of(name):
         return None
 
 
+def _is_record(name):
+    """Whether a name directly under the backups' directory is a backup's record (<stamp>.dump.json)."""
+    return '/' not in name and name.endswith(RECORD_SUFFIX) and stamp_of(name[:-len(RECORD_SUFFIX)]) is not None
+
+
 def sort_keys(keys, directory):
     """Classify the keys under `directory/`: (backups [(stamp, key)], staging [key], others [key]).
 
@@ -95,7 +100,7 @@ def sort_keys(keys, directory):
             staging.append(key)
         elif '/' not in rest and stamp_of(rest):
             backups.append((stamp_of(rest), key))
-        elif '/' not in rest and rest.endswith(RECORD_SUFFIX) and stamp_of(rest[:-len(RECORD_SUFFIX)]):
+        elif _is_record(rest):
             continue
         else:
             others.append(key)
@@ -108,7 +113,7 @@ def records_of(keys, directory):
     found = {}
     for key in keys:
         rest = key[len(prefix):] if key.startswith(prefix) else ''
-        if '/' not in rest and rest.endswith(RECORD_SUFFIX) and stamp_of(rest[:-len(RECORD_SUFFIX)]):
+        if _is_record(rest):
             found[key[:-len(RECORD_SUFFIX)]] = key
     return found
 

@@ -33,6 +33,8 @@ import uuid
 
 from ansible.module_utils.basic import env_fallback
 
+from ansible_collections.aishield.ops.plugins.module_utils._retention import RECORD_SUFFIX
+
 try:
     import boto3
     from boto3.s3.transfer import TransferConfig
@@ -64,7 +66,7 @@ META_TIMESTAMP = 'timestamp'
 META_TOOL = 'tool'
 META_FORMAT = 'format'
 # The record beside a backup: `<key>.json` in S3, `<path>.json` on disk, same fields as the metadata.
-SIDECAR_SUFFIX = '.json'
+SIDECAR_SUFFIX = RECORD_SUFFIX
 TOOL = 'aishield.ops.pg_backup'
 
 

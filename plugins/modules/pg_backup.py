@@ -360,7 +360,6 @@ from ansible_collections.aishield.ops.plugins.module_utils._s3 import (
     HAS_BOTO3,
     MAX_ATTEMPTS,
     MIB,
-    SIDECAR_SUFFIX,
     TOOL,
     BotoCoreError,
     ClientError,
@@ -376,6 +375,7 @@ from ansible_collections.aishield.ops.plugins.module_utils._s3 import (
     incomplete_message,
     is_not_found,
     s3_argument_spec,
+    sidecar_key,
     throughput_mb_s,
     transfer,
     utc_timestamp,
@@ -557,7 +557,7 @@ class PgBackup:
                 # Created only now: a local sink opens its temp file, and transfer() is what removes it again.
                 sink = LocalFileSink(self.target_path(), metadata_for)
                 stored = transfer(counted(ex.stdout_blocks()), sink, check_dump)
-                stored['record'] = stored['location'] + SIDECAR_SUFFIX
+                stored['record'] = sidecar_key(stored['location'])
             progress.update(stored['size'], phase='stored', force=True)
         except (DumpFailed, ExecError, TransferError, ClientError, BotoCoreError, DockerException, OSError) as e:
             msg = error_text(e) if isinstance(e, (ClientError, BotoCoreError)) else str(e)
@@ -595,7 +595,7 @@ class PgBackup:
             meta = found['metadata']
             record = None
             if found['record'] == 'sidecar':
-                record = p['key'] + SIDECAR_SUFFIX if p['bucket'] is not None else self.target_path() + SIDECAR_SUFFIX
+                record = sidecar_key(p['key'] if p['bucket'] is not None else self.target_path())
             self.result.update(changed=False, size=found['size'], sha256=found['sha256'],
                                timestamp=meta.get('timestamp'), metadata=meta, record=record,
                                msg='%s already holds a backup; set force=true to replace it' % self.location())

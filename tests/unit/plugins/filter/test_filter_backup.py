@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.aishield.ops.plugins.filter.backup import (
+    backup_latest,
     FilterModule,
     backup_key,
     gfs_retention,
@@ -37,7 +38,7 @@ def _literal(message):
 
 
 def test_filter_module_exports():
-    assert FilterModule().filters() == {'backup_key': backup_key, 'gfs_retention': gfs_retention}
+    assert FilterModule().filters() == {'backup_key': backup_key, 'gfs_retention': gfs_retention, 'backup_latest': backup_latest}
 
 
 # ---------------------------------------------------------------- backup_key
@@ -391,3 +392,31 @@ def test_gfs_retention_properties(moments, daily, weekly, monthly, data, as_dict
     # input order does not matter
     shuffled = data.draw(st.permutations(backups))
     assert gfs_retention(shuffled, daily=daily, weekly=weekly, monthly=monthly, keep=pinned_extra) == result
+
+
+# --- backup_latest: the newest complete backup (roles/backup/tasks/latest.yml) ---
+
+D = 'backups/aishield'
+
+
+def test_latest_skips_records_and_a_dump_whose_run_stopped_before_its_record():
+    keys = [f'{D}/20260101T000000Z.dump', f'{D}/20260102T000000Z.dump', f'{D}/20260102T000000Z.dump.json',
+            f'{D}/20260103T000000Z.dump', f'{D}/other.txt', f'{D}/_incomplete/x', 'backups/other/20260104T000000Z.dump']
+    assert backup_latest(keys, D) == {'key': f'{D}/20260102T000000Z.dump', 'incomplete': [f'{D}/20260103T000000Z.dump']}
+
+
+def test_latest_without_any_record_takes_the_newest_dump():
+    """Backups from before records existed carry their sha256 in metadata: all of them count."""
+    keys = [f'{D}/20260102T000000Z.dump', f'{D}/20260101T000000Z.dump']
+    assert backup_latest(keys, D + '/') == {'key': f'{D}/20260102T000000Z.dump', 'incomplete': []}
+
+
+def test_latest_of_nothing_is_empty():
+    assert backup_latest([f'{D}/20260102T000000Z.dump.json'], D) == {'key': '', 'incomplete': []}
+    assert backup_latest([], D) == {'key': '', 'incomplete': []}
+
+
+@pytest.mark.parametrize('keys, directory', [('a', D), ({'a': 1}, D), ([], ''), ([], '/')])
+def test_latest_bad_input_names_what_it_expected(keys, directory):
+    with pytest.raises(AnsibleFilterError, match='backup_latest'):
+        backup_latest(keys, directory)

@@ -18,7 +18,7 @@ FILTER_DIR = Path(__file__).resolve().parents[4] / 'plugins' / 'filter'
 TOPICS = ('alembic', 'backup', 'fleet', 'health', 'image', 'monitoring', 'publish', 'release', 'stack', 'tls')
 EXPECTED = {
     'alembic': {'alembic_heads', 'alembic_compare', 'alembic_rollback_check'},
-    'backup': {'backup_key', 'gfs_retention'},
+    'backup': {'backup_key', 'gfs_retention', 'backup_latest'},
     'fleet': {'fleet_lb_backends', 'fleet_digest_refs', 'fleet_outcome', 'fleet_stop_reason', 'fleet_record',
               'fleet_rollback_to_errors', 'fleet_rollback_target', 'fleet_full_db_target'},
     'health': {'health_summary'},

@@ -111,6 +111,38 @@ class DockerApi:
         except ValueError:
             return raw
 
+    def stream(self, method, path, query=None, headers=None, timeout=None):
+        """Send one request whose reply is a stream of JSON objects (one per line); yield each as it arrives.
+
+        `timeout` bounds each read, so a pull that keeps moving may take longer; a stalled one fails.
+        """
+        url = path + ('?' + urlencode(query) if query else '')
+        conn = _UnixConnection(self.path, timeout or self.timeout)
+        try:
+            try:
+                conn.request(method, url, headers=dict(headers or {}))
+                resp = conn.getresponse()
+                if resp.status not in (200, 201):
+                    raise DockerApiError(_error_text(resp.read().decode('utf-8', 'replace'), resp.status), resp.status)
+                pending = ''
+                for line in resp:
+                    pending += line.decode('utf-8', 'replace')
+                    try:
+                        events = split_json_stream(pending)
+                    except ValueError:
+                        continue  # an object split across reads: wait for the rest
+                    pending = ''
+                    for event in events:
+                        if isinstance(event, dict):
+                            yield event
+            except OSError as exc:
+                raise DockerApiError('Cannot connect to the Docker daemon at unix://%s (%s %s): %s'
+                                     % (self.path, method, path, exc))
+            if pending.strip():
+                raise DockerApiError('the daemon\'s reply to %s %s ended inside an object: %s' % (method, path, pending[:200]))
+        finally:
+            conn.close()
+
     # --- images ------------------------------------------------------------------------------
 
     def image(self, ref):
@@ -122,17 +154,22 @@ class DockerApi:
                 return None
             raise
 
-    def pull(self, ref, auth_header, timeout=900):
-        """Pull one reference (name[:tag][@digest]); raises with the registry's own message."""
+    def pull(self, ref, auth_header, timeout=900, on_event=None):
+        """Pull one reference (name[:tag][@digest]); raises with the registry's own message.
+
+        The daemon answers with one JSON event per line while it pulls (per layer: Downloading with
+        progressDetail current/total, Download complete, Pull complete); on_event(event) sees each as it comes.
+        """
         name, tag = _name_and_tag(ref)
         query = {'fromImage': name}
         if tag:
             query['tag'] = tag
-        text = self.request('POST', '/images/create', query=query, headers={'X-Registry-Auth': auth_header},
-                            timeout=timeout)
-        for event in split_json_stream(text) if isinstance(text, str) else []:
-            if isinstance(event, dict) and event.get('error'):
+        for event in self.stream('POST', '/images/create', query=query, headers={'X-Registry-Auth': auth_header},
+                                 timeout=timeout):
+            if event.get('error'):
                 raise DockerApiError(event.get('error'))
+            if on_event is not None:
+                on_event(event)
 
     def distribution(self, ref, auth_header, timeout=30):
         """Ask the registry, through the daemon, for a reference's manifest digest (no pull)."""

@@ -12,6 +12,7 @@ ImageRefError (a ValueError); the image filters turn them into AnsibleFilterErro
 from __future__ import annotations
 
 import re
+import threading
 from concurrent.futures import ThreadPoolExecutor
 
 from ansible_collections.aishield.ops.plugins.module_utils._docker_api import registry_auth_header
@@ -237,12 +238,60 @@ def _parallel(func, items, workers=8):
         return dict(zip(items, pool.map(func, items)))
 
 
-def pull_images(api, refs, credentials=None, workers=8):
-    """Pull every reference side by side: {ref: {digest, changed} or {error}}."""
+# Pull events that carry a layer's byte counts, and those that say the layer is all there.
+_LAYER_MOVING = ('Downloading',)
+_LAYER_DONE = ('Verifying Checksum', 'Download complete', 'Extracting', 'Pull complete')
+
+
+class PullProgress:
+    """Bytes downloaded over all the pulls of one call, from the daemon's per-layer events.
+
+    Layers are keyed by their id alone: two images sharing a layer download it once. report(done, total)
+    is called after each event that moves a layer; the pulls run in threads, hence the lock.
+    """
+
+    def __init__(self, report=None):
+        self.report = report
+        self._layers = {}
+        self._lock = threading.Lock()
+
+    def event(self, event):
+        layer, status = event.get('id'), event.get('status') or ''
+        if not layer or status not in _LAYER_MOVING + _LAYER_DONE:
+            return
+        detail = event.get('progressDetail') or {}
+        with self._lock:
+            current, total = self._layers.get(layer, (0, 0))
+            if status in _LAYER_MOVING:
+                total = _count(detail.get('total')) or total
+                current = max(current, _count(detail.get('current')))
+            else:
+                current = total = max(current, total)
+            self._layers[layer] = (current, total)
+            done, whole = self.totals()
+        if self.report is not None:
+            self.report(done, whole)
+
+    def totals(self):
+        """(bytes downloaded, bytes known to download) so far."""
+        return sum(c for c, _t in self._layers.values()), sum(t for _c, t in self._layers.values())
+
+
+def _count(value):
+    try:
+        return max(int(value), 0)
+    except (TypeError, ValueError):
+        return 0
+
+
+def pull_images(api, refs, credentials=None, workers=8, progress=None):
+    """Pull every reference side by side: {ref: {digest, changed} or {error}}. progress: a PullProgress, or None."""
+    on_event = progress.event if progress is not None else None
+
     def pull(ref):
         try:
             before = api.image(ref)
-            api.pull(ref, auth_header_for(ref, credentials))
+            api.pull(ref, auth_header_for(ref, credentials), on_event=on_event)
             after = api.image(ref)
         except Exception as exc:  # pylint: disable=broad-except
             return {'error': str(exc) or exc.__class__.__name__}

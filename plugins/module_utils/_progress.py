@@ -5,8 +5,8 @@
 
 """Progress of a long transfer: a small JSON file the module rewrites, and the line the controller prints.
 
-pg_backup and pg_restore run asynchronously under their action plugins, which poll the job and read
-this file between polls. The file only ever holds counters, never arguments, so nothing secret can
+pg_backup, pg_restore and release_prepare (its image pulls) run asynchronously under their action
+plugins, which poll the job and read this file between polls. The file only ever holds counters, never arguments, so nothing secret can
 reach the output through it.
 """
 
@@ -33,7 +33,10 @@ def format_mib(done):
 
 
 def progress_line(name, progress):
-    """The line printed per poll, e.g. `pg_backup: 412 MiB in 21 s (19.6 MiB/s)`; None without progress yet."""
+    """The line printed per poll, e.g. `pg_backup: 412 MiB in 21 s (19.6 MiB/s)`; None without progress yet.
+
+    With a known total (an image pull's layer sizes): `release_prepare: 120 MiB of 300 MiB in 4 s (30.0 MiB/s), pull`.
+    """
     if not isinstance(progress, dict):
         return None
     try:
@@ -41,7 +44,11 @@ def progress_line(name, progress):
         seconds = float(progress['seconds'])
     except (KeyError, TypeError, ValueError):
         return None
-    line = '%s: %s in %.0f s (%.1f MiB/s)' % (name, format_mib(done), seconds, rate_mib_s(done, seconds))
+    amount = format_mib(done)
+    whole = progress.get('total')
+    if isinstance(whole, int) and whole > 0:
+        amount += ' of %s' % format_mib(whole)
+    line = '%s: %s in %.0f s (%.1f MiB/s)' % (name, amount, seconds, rate_mib_s(done, seconds))
     phase = progress.get('phase')
     if phase and phase != 'transfer':
         line += ', %s' % phase
@@ -58,7 +65,7 @@ def parse_progress(text):
 
 
 class ProgressFile:
-    """Rewrites `path` with {bytes, seconds, phase} at most every `every` seconds (atomically, by rename).
+    """Rewrites `path` with {bytes, seconds, phase[, total]} at most every `every` seconds (atomically, by rename).
 
     A None path makes every call a no-op, so the modules call it unconditionally.
     """
@@ -71,7 +78,7 @@ class ProgressFile:
         self._last = None
         self.bytes = 0
 
-    def update(self, done, phase='transfer', force=False):
+    def update(self, done, phase='transfer', force=False, total=None):
         self.bytes = done
         if not self.path:
             return False
@@ -80,6 +87,8 @@ class ProgressFile:
             return False
         self._last = now
         data = {'bytes': int(done), 'seconds': round(now - self.started, 1), 'phase': phase}
+        if total:
+            data['total'] = int(total)
         tmp = '%s.%d.tmp' % (self.path, os.getpid())
         try:
             with open(tmp, 'w') as handle:
@@ -89,3 +98,13 @@ class ProgressFile:
             # Progress is a courtesy: a full or vanished temp dir must not fail the backup.
             return False
         return True
+
+
+def counted_blocks(blocks, progress, phase):
+    """Pass `blocks` through, telling `progress` the running byte count (a download before a restore)."""
+    done = 0
+    for block in blocks:
+        done += len(block)
+        progress.update(done, phase=phase)
+        yield block
+    progress.update(done, phase=phase, force=True)

@@ -185,8 +185,8 @@ attributes:
 notes:
   - Give the bucket a lifecycle rule with C(AbortIncompleteMultipartUpload). The module aborts
     its own uploads, but a managed host that dies mid-dump cannot.
-  - With O(progress_interval) above 0 the task runs as an async job (C(async_wrapper) and
-    C(async_status)); a task with its own C(async) keyword is run as that asks, without progress lines.
+  - With O(progress_interval) above 0 the task runs as an async job (C(async_wrapper); the finished job's file is read
+    by the same poll that watches it); a task with its own C(async) keyword is run as that asks, without progress lines.
   - The exec environment (holding E(PGPASSWORD)) is visible to root on the Docker host, like any
     process environment; it is not visible in C(ps) output or in Ansible's output.
   - pg_dump reads the database in one snapshot, so the dump is consistent while writes go on.

@@ -19,7 +19,8 @@ description:
     is read as well. A backup object of M(aishield.ops.pg_backup) with neither is incomplete (its run
     stopped between the upload and the record) and is refused, naming it.
   - Under its action plugin, the restore runs as an async job and a progress line (bytes, time, rate)
-    is printed every O(progress_interval) seconds.
+    is printed every O(progress_interval) seconds; with O(verify_before_restore=true) the download
+    comes first, its lines ending in C(, download).
   - "How a bad checksum is kept from being committed: the restore runs in one transaction, and
     the module forwards the stream one block behind. The final block is sent only after the
     sha256 of the whole stream matched. On a mismatch, C(pg_restore) sees end-of-file in the
@@ -170,8 +171,8 @@ attributes:
 notes:
   - The exec environment (holding E(PGPASSWORD)) is visible to root on the Docker host, like any
     process environment; it is not visible in C(ps) output or in Ansible's output.
-  - With O(progress_interval) above 0 the task runs as an async job (C(async_wrapper) and
-    C(async_status)); a task with its own C(async) keyword is run as that asks, without progress lines.
+  - With O(progress_interval) above 0 the task runs as an async job (C(async_wrapper); the finished job's file is read
+    by the same poll that watches it); a task with its own C(async) keyword is run as that asks, without progress lines.
 requirements:
   - docker (the Docker SDK for Python) on the managed host
   - boto3 on the managed host when reading from S3
@@ -303,7 +304,7 @@ from ansible_collections.aishield.ops.plugins.module_utils._docker_exec import (
     run_exec,
     valid_db_name,
 )
-from ansible_collections.aishield.ops.plugins.module_utils._progress import ProgressFile
+from ansible_collections.aishield.ops.plugins.module_utils._progress import ProgressFile, counted_blocks
 from ansible_collections.aishield.ops.plugins.module_utils._s3 import (
     AWS_REQUIRED_TOGETHER,
     BOTO3_IMPORT_ERROR,
@@ -538,8 +539,10 @@ class PgRestore:
         if not p['verify_before_restore']:
             return self.stream(self.source.blocks(), expected)
         path = None
+        download = ProgressFile(p['progress_file'])
         try:
-            path = spool_verified(self.source.blocks(), expected, self.source.location, p['tmp_dir'])
+            path = spool_verified(counted_blocks(self.source.blocks(), download, 'download'), expected,
+                                  self.source.location, p['tmp_dir'])
             return self.stream(LocalFileSource(path).blocks(), expected)
         except ChecksumMismatch as e:
             raise RestoreFailed('%s; nothing was restored' % e) from None

@@ -22,6 +22,9 @@ description:
     - plans which services a switch recreates (Compose's rule, the config hash label);
     - writes C(releases/<id>/) with C(release.json) (status C(pending)) and an C(audit.log) line;
     - starts the data services that changed, so the backup and the migration can reach them.
+  - Under its action plugin the module runs as an async job, and while the images are pulled a line is printed
+    every O(progress_interval) seconds - bytes downloaded of the layer bytes known so far, time and rate, summed over the
+    side-by-side pulls from the daemon's streamed pull events.
   - An unchanged release changes nothing and reports RV(is_new=false); the lock stays held for the run (see
     M(aishield.ops.release_record) and M(aishield.ops.release_lock)).
   - Why not M(community.docker.docker_compose_v2)? It brings a project up; it has no release directories, no lock, no
@@ -31,6 +34,7 @@ author:
   - AI Shield SRE (@aishield)
 extends_documentation_fragment:
   - aishield.ops.release
+  - aishield.ops.progress
   - ansible.builtin.action_common_attributes
 attributes:
   check_mode:
@@ -175,6 +179,8 @@ options:
     default: 180
 notes:
   - Requires the Docker Engine API on a unix socket and the C(docker compose) v2 CLI on the managed host.
+  - With O(progress_interval) above 0 the task runs as an async job; its arguments (the secrets among them) are in the
+    job's private temp directory only while it runs, as for any async task, and C(async_wrapper) removes it.
 seealso:
   - module: aishield.ops.release_switch
   - module: aishield.ops.release_record
@@ -251,6 +257,16 @@ started:
   description: When the module started, seconds since the epoch on the host (for phase timings).
   returned: always
   type: float
+pulled_bytes:
+  description: Layer bytes the daemon downloaded for this release's pulls (0 when every layer was there already).
+  returned: success
+  type: int
+  sample: 67108864
+pull_seconds:
+  description: How long pulling (or, in check mode, looking up) the images took.
+  returned: success
+  type: float
+  sample: 2.4
 """
 
 import json
@@ -266,8 +282,9 @@ from ansible_collections.aishield.ops.plugins.module_utils._compose import (
 )
 from ansible_collections.aishield.ops.plugins.module_utils._docker_api import DockerApi, DockerApiError
 from ansible_collections.aishield.ops.plugins.module_utils._images import (
-    ImageRefError, parse_image_ref, pin_image, pull_images, registry_digests,
+    ImageRefError, PullProgress, parse_image_ref, pin_image, pull_images, registry_digests,
 )
+from ansible_collections.aishield.ops.plugins.module_utils._progress import ProgressFile
 
 
 PINS_FILE = 'compose.images.yml'
@@ -316,6 +333,9 @@ class Prepare:
             problems.append('no image given for %s' % ', '.join(missing))
         if not p['compose_files']:
             problems.append('compose_files is empty')
+        if p['progress_interval'] < 0:
+            problems.append('progress_interval=%d must be 0 (no progress) or a positive number of seconds'
+                            % p['progress_interval'])
         if problems:
             self.fail('Bad input, nothing was changed: %s.' % '; '.join(problems))
         self.credentials = {'username': p['registry_username'], 'password': p['registry_password'],
@@ -349,10 +369,16 @@ class Prepare:
 
     def pin(self):
         refs = dict((key, self.p['images'][key]) for key in self.pull_keys)
+        started = time.monotonic()
         if self.module.check_mode:
             found = registry_digests(self.api, refs.values(), self.credentials)
+            pulled_bytes = 0
         else:
-            found = pull_images(self.api, refs.values(), self.credentials)
+            progress_file = ProgressFile(self.p['progress_file'])
+            progress = PullProgress(lambda done, total: progress_file.update(done, phase='pull', total=total))
+            found = pull_images(self.api, refs.values(), self.credentials, progress=progress)
+            pulled_bytes = progress.totals()[0]
+        self.result.update(pulled_bytes=pulled_bytes, pull_seconds=round(time.monotonic() - started, 3))
         failed = ['%s (%s)' % (ref, found[ref]['error']) for ref in sorted(set(refs.values())) if 'error' in found[ref]]
         if failed:
             self.fail('Could not %s %s. Check compose_deploy_images (aishield_images), the registry and its login. '
@@ -517,6 +543,8 @@ def main():
         registry=dict(type='str', default=''),
         header=dict(type='str', default=''),
         wait_timeout=dict(type='int', default=180),
+        progress_interval=dict(type='int', default=5),
+        progress_file=dict(type='path'),
     )
     module = AnsibleModule(argument_spec=spec, supports_check_mode=True)
     Prepare(module).run()

@@ -12,6 +12,8 @@ Sections, each self-contained:
   * Status-page receiver: tests/testbed/receiver.py on a free 127.0.0.1 port.
   * HTTP fixture server: slow, flapping, mismatching and login-protected endpoints, and a job API.
   * PostgreSQL: the stack's aishield/postgres:15 image on a random 127.0.0.1 port.
+  * Throttled relay: a TCP relay on 127.0.0.1 that slows replies down, so a transfer lasts long enough
+    to show its progress.
 Everything listens on 127.0.0.1 only, and every wait loop is bounded.
 """
 
@@ -245,6 +247,28 @@ class PlaybookRun(object):
         results = self.results()
         assert task_name in results, 'task %r did not run; ran: %s\n%s' % (task_name, list(results), self.output)
         return results[task_name]
+
+
+def runner_job(tmp_path, tasks, extravars=None):
+    """Run `tasks` on localhost with ansible_runner.run(), as AWX does; returns (runner, stdout)."""
+    import ansible_runner
+    pdd = tmp_path / 'pdd'
+    (pdd / 'project').mkdir(parents=True)
+    (pdd / 'inventory').mkdir()
+    (pdd / 'env').mkdir()
+    (pdd / 'inventory' / 'hosts').write_text(
+        'localhost ansible_connection=local ansible_python_interpreter=%s\n' % (VENV_BIN / 'python'))
+    (pdd / 'project' / 'play.yml').write_text(yaml.safe_dump(
+        [{'name': 'job', 'hosts': 'localhost', 'gather_facts': False, 'tasks': tasks}], sort_keys=False))
+    (pdd / 'env' / 'extravars').write_text(yaml.safe_dump(extravars or {}))
+    (pdd / 'env' / 'extravars').chmod(0o600)
+    envvars = {'ANSIBLE_CONFIG': str(REPO / 'ansible.cfg'), 'ANSIBLE_NOCOLOR': '1',
+               'ANSIBLE_COLLECTIONS_PATH': str(REPO / '.collections'),
+               'PATH': '%s:%s' % (VENV_BIN, os.environ['PATH'])}
+    runner = ansible_runner.run(private_data_dir=str(pdd), playbook='play.yml', envvars=envvars, quiet=True,
+                                timeout=900)
+    with open(runner.stdout.name) as handle:
+        return runner, handle.read()
 
 
 def _parse_json_callback(stdout):
@@ -552,3 +576,63 @@ def postgres(tmp_path_factory):
         yield Postgres(container, host, int(port), user, password)
     finally:
         subprocess.run(['docker', 'rm', '-f', container], capture_output=True, timeout=60, check=False)
+
+
+# --- Throttled relay -----------------------------------------------------------------------------
+
+class ThrottledRelay:
+    """127.0.0.1:<port> -> `upstream` (host, port); what upstream sends back passes at most `rate` bytes a second.
+
+    Each connection has two threads; close() ends them all (every socket of the relay is shut).
+    """
+
+    def __init__(self, upstream, rate):
+        self.upstream, self.rate = upstream, rate
+        self.server = socket.create_server(('127.0.0.1', 0))
+        self.port = self.server.getsockname()[1]
+        self.closed = threading.Event()
+        self.sockets = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while not self.closed.is_set():
+            try:
+                client, _addr = self.server.accept()
+            except OSError:
+                return
+            upstream = socket.create_connection(self.upstream, timeout=30)
+            self.sockets += [client, upstream]
+            threading.Thread(target=self._pipe, args=(client, upstream, None), daemon=True).start()
+            threading.Thread(target=self._pipe, args=(upstream, client, self.rate), daemon=True).start()
+
+    def _pipe(self, source, sink, rate):
+        started, sent = time.monotonic(), 0
+        try:
+            while not self.closed.is_set():
+                data = source.recv(64 * 1024)
+                if not data:
+                    break
+                sink.sendall(data)
+                sent += len(data)
+                if rate:
+                    ahead = sent / rate - (time.monotonic() - started)
+                    if ahead > 0:
+                        time.sleep(min(ahead, 1.0))
+        except OSError:
+            pass
+        finally:
+            for sock in (source, sink):
+                try:
+                    sock.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+                sock.close()
+
+    def close(self):
+        self.closed.set()
+        self.server.close()
+        for sock in self.sockets:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass

@@ -249,8 +249,12 @@ def test_service_down_alert_reaches_the_webhook_and_resolves(mon):
 
 def test_an_injected_slow_endpoint_fires_the_p95_alert(mon):
     receiver = f"{mon['project']}-receiver"
-    slow = PROBES + [{'name': 'slow', 'url': f'http://{receiver}:9080/slow/800', 'kind': 'api'}]
-    rc, out = _run(mon, 'monitoring.yml', extra={'monitoring_probes': slow})
+    slow = PROBES + [{'name': 'slow', 'url': f'http://{receiver}:9080/slow/1500', 'kind': 'api'}]
+    # The p95 of a 10 s window is about its slowest probe: the line sits at 1.2 s here, so one health probe
+    # slowed by a busy CI machine stays under it while the 1.5 s endpoint is over it.
+    thresholds = {'service_down': {'for': '4s'}, 'api_slow': {'window': '10s', 'for': '2s', 'threshold': 1200}}
+    rc, out = _run(mon, 'monitoring.yml', extra={'monitoring_probes': slow, 'monitoring_thresholds': thresholds,
+                                                 'monitoring_probe_timeout': '1900ms'})
     assert rc == 0, out[-4000:]
     wait_for(lambda: _received(mon, 'AIShieldAPISlow', 'firing', probe='slow'), 90, interval=1,
              what='AIShieldAPISlow for the slow probe at the webhook')

@@ -26,14 +26,12 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from conftest import PsWatcher, wait_for  # noqa: E402  pylint: disable=wrong-import-position
+from conftest import PsWatcher, ThrottledRelay, runner_job, wait_for  # noqa: E402  pylint: disable=wrong-import-position
 
 # Helpers come from the plugin module itself; register it for assert rewriting before importing it.
 pytest.register_assert_rewrite('s3_fixtures')
 from s3_fixtures import (  # noqa: E402  pylint: disable=wrong-import-position
     AWS_SECRET_KEY,
-    REPO,
-    VENV_BIN,
     bucket_is_empty,
     fill_big,
     fill_small,
@@ -449,29 +447,6 @@ def test_backup_without_its_record_is_incomplete_and_refused(postgres, small_db,
 PROGRESS_LINE = re.compile(r'localhost \| (pg_backup|pg_restore): ([0-9.]+) MiB in ([0-9]+) s \(([0-9.]+) MiB/s\)')
 
 
-def _runner_job(tmp_path, tasks, extravars):
-    """Run `tasks` on localhost with ansible_runner.run(), as AWX does; returns (runner, stdout)."""
-    import ansible_runner
-    import yaml
-    pdd = tmp_path / 'pdd'
-    (pdd / 'project').mkdir(parents=True)
-    (pdd / 'inventory').mkdir()
-    (pdd / 'env').mkdir()
-    (pdd / 'inventory' / 'hosts').write_text(
-        'localhost ansible_connection=local ansible_python_interpreter=%s\n' % (VENV_BIN / 'python'))
-    (pdd / 'project' / 'backup.yml').write_text(yaml.safe_dump(
-        [{'name': 'progress', 'hosts': 'localhost', 'gather_facts': False, 'tasks': tasks}], sort_keys=False))
-    (pdd / 'env' / 'extravars').write_text(yaml.safe_dump(extravars))
-    (pdd / 'env' / 'extravars').chmod(0o600)
-    envvars = {'ANSIBLE_CONFIG': str(REPO / 'ansible.cfg'), 'ANSIBLE_NOCOLOR': '1',
-               'ANSIBLE_COLLECTIONS_PATH': str(REPO / '.collections'),
-               'PATH': '%s:%s' % (VENV_BIN, os.environ['PATH'])}
-    runner = ansible_runner.run(private_data_dir=str(pdd), playbook='backup.yml', envvars=envvars, quiet=True,
-                                timeout=900)
-    with open(runner.stdout.name) as handle:
-        return runner, handle.read()
-
-
 def _progress(stdout, name):
     """[(MiB, seconds, MiB/s)] of the progress lines of `name`, in order."""
     return [(float(m.group(2)), int(m.group(3)), float(m.group(4)))
@@ -488,7 +463,7 @@ def test_backup_and_restore_print_progress_in_the_job_output(postgres, big_db, m
                    ignore_errors=False)
     restore['register'] = 'restored'
     check = {'name': 'show', 'ansible.builtin.debug': {'msg': '{{ result.sha256 }} {{ restored.sha256 }}'}}
-    runner, stdout = _runner_job(tmp_path, [backup, restore, check], {'s3_secret': AWS_SECRET_KEY})
+    runner, stdout = runner_job(tmp_path, [backup, restore, check], {'s3_secret': AWS_SECRET_KEY})
     assert runner.rc == 0, stdout[-3000:]
     assert AWS_SECRET_KEY not in stdout
     record = record_of(s3, bucket, key_for(big_db))
@@ -504,6 +479,40 @@ def test_backup_and_restore_print_progress_in_the_job_output(postgres, big_db, m
     # AWX shows the same lines: they are events of the job, not only text on a terminal.
     texts = [e.get('stdout', '') for e in runner.events]
     assert any(PROGRESS_LINE.search(text) for text in texts), 'no job event carries a progress line'
+    assert not database_exists(postgres, scratch)
+
+
+DOWNLOAD_LINE = re.compile(r'localhost \| pg_restore: ([0-9.]+) MiB in ([0-9]+) s \(([0-9.]+) MiB/s\), download')
+
+
+def test_a_verified_restore_shows_its_download_then_its_restore(postgres, big_db, moto_endpoint, s3, bucket, tmp_path):
+    """verify_before_restore downloads the whole dump first: that wait prints lines too (S3 through a slow relay)."""
+    s3opts = dict(s3_args(moto_endpoint, bucket), secret_key='{{ s3_secret }}')
+    backup = dict(backup_task(postgres, big_db, dict(s3opts, progress_interval=0, chunk_size_mb=5, timeout=600)),
+                  ignore_errors=False)
+    runner, stdout = runner_job(tmp_path / 'backup', [backup], {'s3_secret': AWS_SECRET_KEY})
+    assert runner.rc == 0, stdout[-3000:]
+    size = int(record_of(s3, bucket, key_for(big_db))['size'])
+    # About 4 s of download, whatever the dump's size.
+    relay = ThrottledRelay(('127.0.0.1', int(moto_endpoint.rsplit(':', 1)[1])), max(size // 4, 1 << 20))
+    scratch = 'verified_' + os.urandom(4).hex()
+    try:
+        restore = dict(restore_task(postgres, dict(s3opts, endpoint_url='http://127.0.0.1:%d' % relay.port,
+                                                   key=key_for(big_db), target_db=scratch, create_target=True,
+                                                   drop_target_after=True, verify_before_restore=True,
+                                                   progress_interval=1, timeout=600)), ignore_errors=False)
+        runner, stdout = runner_job(tmp_path / 'restore', [restore], {'s3_secret': AWS_SECRET_KEY})
+    finally:
+        relay.close()
+    assert runner.rc == 0, stdout[-3000:]
+    downloads = [float(m.group(1)) for m in DOWNLOAD_LINE.finditer(stdout)]
+    assert len(downloads) >= 2, 'the download printed %d lines:\n%s' % (len(downloads), stdout[-3000:])
+    assert downloads == sorted(downloads) and downloads[-1] <= size / (1 << 20) + 1, downloads
+    # Then the restore's own lines, ending with the whole dump.
+    restored = _progress(stdout, 'pg_restore')
+    assert restored and restored[-1][0] == pytest.approx(size / (1 << 20), abs=1), restored
+    assert stdout.index(DOWNLOAD_LINE.search(stdout).group(0)) < stdout.rindex('pg_restore:')
+    assert AWS_SECRET_KEY not in stdout
     assert not database_exists(postgres, scratch)
 
 

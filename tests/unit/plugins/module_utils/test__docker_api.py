@@ -134,12 +134,31 @@ class FakeDaemon:
                 daemon.requests.append({'method': self.command, 'path': url.path, 'query': parse_qs(url.query),
                                         'headers': dict(self.headers), 'body': json.loads(body) if body else None})
                 status, text = daemon.routes.get((self.command, url.path), (404, '{"message": "page not found"}'))
+                if isinstance(text, list):
+                    return self._chunked(status, text)
                 data = text.encode()
                 self.send_response(status)
                 self.send_header('Content-Length', str(len(data)))
                 self.end_headers()
                 if data:  # a 204 client has gone already: writing even b'' breaks the pipe
                     self.wfile.write(data)
+
+            def _chunked(self, status, pieces):
+                # As the daemon streams a pull: HTTP/1.1 chunks, each sent when the piece before it was read
+                # (a callable piece waits for the client's cue).
+                self.protocol_version = 'HTTP/1.1'
+                self.send_response(status)
+                self.send_header('Transfer-Encoding', 'chunked')
+                self.end_headers()
+                for piece in pieces:
+                    if callable(piece):
+                        piece()
+                        continue
+                    data = piece.encode()
+                    self.wfile.write(b'%x\r\n%s\r\n' % (len(data), data))
+                    self.wfile.flush()
+                self.wfile.write(b'0\r\n\r\n')
+                self.close_connection = True
 
             do_GET = do_POST = do_DELETE = _answer
 
@@ -234,6 +253,38 @@ def test_pull_raises_the_registry_message_from_the_stream(daemon):
                                                       '"errorDetail": {"message": "manifest unknown"}}\n')
     with pytest.raises(DockerApiError, match='^manifest unknown$'):
         api_for(daemon).pull('app:v1', registry_auth_header(None, None))
+
+
+def test_pull_hands_each_event_over_while_the_reply_still_streams(daemon):
+    # The second chunk is sent only once the client has seen the first event: a pull that read the
+    # whole reply before handing events over would hit its 5 s read timeout here and fail.
+    seen_first = threading.Event()
+    daemon.routes[('POST', '/images/create')] = (200, [
+        '{"status": "Downloading", "id": "l1", "progressDetail": {"current": 1, "total": 4}}\r\n',
+        lambda: seen_first.wait(10),
+        '{"status": "Downloading", "id": "l1", ',  # one event split across two chunks
+        '"progressDetail": {"current": 4, "total": 4}}\r\n{"status": "Pull complete", "id": "l1"}\r\n'])
+    events = []
+
+    def on_event(event):
+        events.append(event)
+        seen_first.set()
+    api_for(daemon).pull('app:v1', registry_auth_header(None, None), on_event=on_event)
+    assert [(e['status'], (e.get('progressDetail') or {}).get('current')) for e in events] == [
+        ('Downloading', 1), ('Downloading', 4), ('Pull complete', None)]
+
+
+def test_pull_stream_cut_inside_an_event_is_an_error(daemon):
+    daemon.routes[('POST', '/images/create')] = (200, ['{"status": "Pulling"}\n{"status": "Downlo'])
+    with pytest.raises(DockerApiError, match='ended inside an object'):
+        api_for(daemon).pull('app:v1', registry_auth_header(None, None))
+
+
+def test_pull_refused_by_the_daemon_carries_its_message(daemon):
+    daemon.routes[('POST', '/images/create')] = (404, '{"message": "pull access denied for app"}')
+    with pytest.raises(DockerApiError, match='pull access denied for app') as caught:
+        api_for(daemon).pull('app:v1', registry_auth_header(None, None))
+    assert caught.value.status == 404
 
 
 def test_distribution_returns_the_descriptor_digest(daemon):

@@ -21,6 +21,7 @@ from ansible_collections.aishield.ops.plugins.module_utils._images import (
     digest_from_repo_digests,
     parse_image_ref,
     pin_image,
+    PullProgress,
     pull_images,
     registry_digests,
 )
@@ -196,8 +197,9 @@ def test_auth_header_for_hub_aliases(ref, registry):
 class FakeApi:
     """The daemon's image store: `images` before the pull, `pulled` what each pull leaves behind."""
 
-    def __init__(self, images=None, pulled=None, pull_errors=None, remote=None):
+    def __init__(self, images=None, pulled=None, pull_errors=None, remote=None, events=None):
         self.images = dict(images or {})
+        self.events = dict(events or {})
         self.pulled = dict(pulled or {})
         self.pull_errors = dict(pull_errors or {})
         self.remote = dict(remote or {})
@@ -207,9 +209,12 @@ class FakeApi:
     def image(self, ref):
         return self.images.get(ref)
 
-    def pull(self, ref, auth_header):
+    def pull(self, ref, auth_header, on_event=None):
         with self._lock:
             self.calls.append(('pull', ref, decode(auth_header)))
+        for event in self.events.get(ref, []):
+            if on_event is not None:
+                on_event(event)
         if ref in self.pull_errors:
             raise self.pull_errors[ref]
         if ref in self.pulled:
@@ -293,3 +298,40 @@ def test_registry_digests():
     }
     assert all(call[0] == 'distribution' for call in api.calls)
     assert sorted(call[1] for call in api.calls) == sorted([APP, pinned, gone, broken])
+
+
+def moving(layer, current, total):
+    return {'status': 'Downloading', 'id': layer, 'progressDetail': {'current': current, 'total': total}}
+
+
+def test_pull_progress_sums_layers_and_counts_a_shared_layer_once():
+    seen = []
+    progress = PullProgress(lambda done, total: seen.append((done, total)))
+    for event in [{'status': 'Pulling from o/app', 'id': 'v2'}, {'status': 'Pulling fs layer', 'id': 'l1'},
+                  moving('l1', 100, 1000), moving('l2', 50, 500), {'status': 'Already exists', 'id': 'l0'},
+                  moving('l1', 600, 1000), {'status': 'Download complete', 'id': 'l2'},
+                  moving('l2', 10, 500),  # the same layer seen again by a second image's pull: never backwards
+                  {'status': 'Extracting', 'id': 'l1', 'progressDetail': {'current': 5, 'total': 1000}},
+                  {'status': 'Pull complete', 'id': 'l1'}, {'status': 'Digest: sha256:abc'}]:
+        progress.event(event)
+    assert seen == [(100, 1000), (150, 1500), (650, 1500), (1100, 1500), (1100, 1500), (1500, 1500),
+                    (1500, 1500)]
+    assert progress.totals() == (1500, 1500)
+
+
+def test_pull_progress_ignores_odd_counts():
+    progress = PullProgress()
+    progress.event({'status': 'Downloading', 'id': 'l1', 'progressDetail': {'current': 'x', 'total': None}})
+    progress.event({'status': 'Downloading', 'id': 'l2', 'progressDetail': {'current': -5, 'total': 10}})
+    progress.event({'status': 'Downloading', 'id': 'l3'})
+    assert progress.totals() == (0, 10)
+
+
+def test_pull_images_feeds_every_pull_into_one_progress():
+    api = FakeApi(pulled={APP: {'Id': 'a', 'RepoDigests': ['ghcr.io/o/app@' + DA]},
+                          WEB: {'Id': 'w', 'RepoDigests': ['ghcr.io/o/web@' + DB]}},
+                  events={APP: [moving('shared', 10, 10), moving('app', 5, 20)],
+                          WEB: [moving('shared', 10, 10), {'status': 'Pull complete', 'id': 'web'}]})
+    progress = PullProgress()
+    assert pull_images(api, [APP, WEB], progress=progress)[APP] == {'digest': DA, 'changed': True}
+    assert progress.totals() == (15, 30)

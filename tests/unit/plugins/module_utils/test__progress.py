@@ -14,6 +14,7 @@ import pytest
 from ansible_collections.aishield.ops.plugins.module_utils._progress import (
     MIB,
     ProgressFile,
+    counted_blocks,
     format_mib,
     parse_progress,
     progress_line,
@@ -36,6 +37,9 @@ def test_format_mib(done, text):
     ({'bytes': 412 * MIB, 'seconds': 21, 'phase': 'transfer'}, 'pg_backup: 412 MiB in 21 s (19.6 MiB/s)'),
     ({'bytes': 412 * MIB, 'seconds': 21.4}, 'pg_backup: 412 MiB in 21 s (19.3 MiB/s)'),
     ({'bytes': 3 * MIB, 'seconds': 0, 'phase': 'stored'}, 'pg_backup: 3.0 MiB in 0 s (0.0 MiB/s), stored'),
+    ({'bytes': 120 * MIB, 'seconds': 4, 'phase': 'pull', 'total': 300 * MIB},
+     'pg_backup: 120 MiB of 300 MiB in 4 s (30.0 MiB/s), pull'),
+    ({'bytes': 0, 'seconds': 1, 'total': 0}, 'pg_backup: 0.0 MiB in 1 s (0.0 MiB/s)'),  # no total known yet
     ({'bytes': 'x', 'seconds': 1}, None),
     ({'seconds': 1}, None),
     (None, None),
@@ -77,9 +81,20 @@ def test_progress_file_is_throttled_and_atomic(tmp_path):
     assert json.loads(path.read_text()) == {'bytes': 30, 'seconds': 1.1, 'phase': 'transfer'}
     assert progress.update(40, phase='stored', force=True)
     assert json.loads(path.read_text())['phase'] == 'stored'
+    assert progress.update(50, phase='pull', force=True, total=90)
+    assert json.loads(path.read_text()) == {'bytes': 50, 'seconds': 1.1, 'phase': 'pull', 'total': 90}
     assert sorted(p.name for p in tmp_path.iterdir()) == ['progress.json'], 'temp files left behind'
 
 
 def test_progress_file_without_a_path_or_a_place_is_harmless(tmp_path):
     assert ProgressFile(None).update(5) is False
     assert ProgressFile(str(tmp_path / 'gone' / 'progress.json')).update(5) is False
+
+
+def test_counted_blocks_passes_the_bytes_and_counts_them(tmp_path):
+    path = tmp_path / 'progress.json'
+    clock = Clock()
+    progress = ProgressFile(str(path), every=1.0, clock=clock)
+    assert b''.join(counted_blocks(iter([b'ab', b'cde', b'']), progress, 'download')) == b'abcde'
+    # Throttled while it runs, but the last count is always written.
+    assert json.loads(path.read_text()) == {'bytes': 5, 'seconds': 0.0, 'phase': 'download'}

@@ -15,6 +15,7 @@ from ansible_collections.aishield.ops.plugins.plugin_utils._progress_action impo
     ASYNC_GRACE,
     SEPARATOR,
     async_limit,
+    closing_progress,
     interval_of,
     job_done,
     module_result,
@@ -23,8 +24,8 @@ from ansible_collections.aishield.ops.plugins.plugin_utils._progress_action impo
 )
 
 
-def test_poll_waits_double_up_to_a_second_or_the_interval():
-    assert list(itertools.islice(poll_waits(5), 7)) == [0.1, 0.2, 0.4, 0.8, 1, 1, 1]
+def test_poll_waits_double_up_to_half_a_second_or_the_interval():
+    assert list(itertools.islice(poll_waits(5), 6)) == [0.1, 0.2, 0.4, 0.5, 0.5, 0.5]
     assert list(itertools.islice(poll_waits(0.5), 5)) == [0.1, 0.2, 0.4, 0.5, 0.5]
     assert list(itertools.islice(poll_waits(60, longest=10), 9)) == [0.1, 0.2, 0.4, 0.8, 1.6, 3.2, 6.4, 10, 10]
 
@@ -37,7 +38,9 @@ def test_poll_waits_double_up_to_a_second_or_the_interval():
     ('', None, ''),
 ])
 def test_split_poll(stdout, job, progress):
-    assert split_poll(stdout) == (job, progress)
+    parsed, job_text, progress_text = split_poll(stdout)
+    assert (parsed, progress_text) == (job, progress)
+    assert job_text == stdout.partition(SEPARATOR)[0]  # the text the result is parsed from, whole
 
 
 @pytest.mark.parametrize('value, expected', [(None, 5), (0, 0), ('3', 3), (7, 7), ('soon', None)])
@@ -72,3 +75,22 @@ def test_module_result_keeps_the_modules_own_timings():
     assert module_result(status) == {'started': 1796575930.43, 'finished': 1796575931.2, 'changed': True,
                                      'sha256': 'ab'}
     assert module_result({'failed': True, 'started': True, 'finished': True, 'msg': 'm'}) == {'failed': True, 'msg': 'm'}
+
+
+@pytest.mark.parametrize('result, closing', [
+    ({'changed': True, 'size': 10, 'seconds': 2.5}, {'bytes': 10, 'seconds': 2.5, 'phase': 'done'}),
+    ({'changed': True, 'size': 10}, {'bytes': 10, 'seconds': 0, 'phase': 'done'}),
+    ({'changed': False, 'size': 10}, None),     # the backup was there already
+    ({'changed': True, 'failed': True, 'size': 10}, None),
+    ({'changed': True}, None),
+])
+def test_closing_progress_of_a_transfer(result, closing):
+    assert closing_progress(result) == closing
+
+
+def test_release_prepare_closes_with_the_bytes_its_pulls_downloaded():
+    from ansible_collections.aishield.ops.plugins.action.release_prepare import pull_closing
+    assert pull_closing({'pulled_bytes': 64, 'pull_seconds': 1.5, 'changed': False}) == {
+        'bytes': 64, 'seconds': 1.5, 'phase': 'pulled'}
+    assert pull_closing({'pulled_bytes': 0, 'pull_seconds': 0.2}) is None   # every layer was there
+    assert pull_closing({'pulled_bytes': 64, 'failed': True}) is None

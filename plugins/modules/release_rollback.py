@@ -245,7 +245,8 @@ class Rollback:
         self.result = {'changed': False, 'started': time.time()}
 
     def fail(self, msg):
-        self.module.fail_json(msg=msg, **self.result)
+        # The failure's msg replaces a msg the result already had (two would not even reach fail_json).
+        self.module.fail_json(msg=msg, **dict((k, v) for k, v in self.result.items() if k != 'msg'))
 
     def choose(self):
         p = self.p

@@ -145,11 +145,16 @@ def mon(tmp_path_factory):
         wait_for(lambda: _get(env['receiver_url'] + '/healthz', timeout=2), 30, interval=0.5, what='the receiver container')
         yield env
     finally:
+        # The receiver and the monitoring stack sit on the app's network: they go first, or `down` leaves the
+        # network behind (each run leaked one, until Docker ran out of address pools for new networks).
+        subprocess.run(['docker', 'rm', '-f', receiver], capture_output=True, timeout=60, check=False)
         for name in (env['mon_project'], project):
             subprocess.run(['docker', 'compose', '-p', name, 'down', '-v', '--remove-orphans', '-t', '2'],
                            capture_output=True, timeout=180, check=False)
-        subprocess.run(['docker', 'rm', '-f', receiver], capture_output=True, timeout=60, check=False)
         _delete_backups('it-monitoring-' + token)
+        left = subprocess.run(['docker', 'network', 'ls', '-q', '--filter', f'name=^{project}_'],
+                              capture_output=True, text=True, timeout=60, check=False).stdout.split()
+        assert not left, f'the networks of {project} were left behind'
 
 
 def _delete_backups(prefix):

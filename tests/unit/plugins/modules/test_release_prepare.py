@@ -15,3 +15,30 @@ def test_the_override_pins_each_service_to_its_image_keys_reference():
     text = pins_override({'api': 'api', 'jobs': 'api', 'pg': 'pg'}, pinned)
     assert yaml.safe_load(text) == {'services': {'api': {'image': pinned['api']}, 'jobs': {'image': pinned['api']},
                                                  'pg': {'image': pinned['pg']}}}
+
+
+class Failed(Exception):
+    pass
+
+
+class FakeModule:
+    check_mode = False
+
+    def __init__(self, root):
+        self.params = {'root': root, 'docker_host': None}
+
+    def fail_json(self, **result):
+        raise Failed(result)
+
+
+def test_a_failure_after_the_plan_replaces_its_message(tmp_path):
+    """start_data fails after the result already says "New release ...": the failure must still be reported."""
+    from ansible_collections.aishield.ops.plugins.modules.release_prepare import Prepare
+    prepare = Prepare(FakeModule(str(tmp_path)))
+    prepare.result.update(msg='New release r1 (v1), first release on this host.', release_id='r1')
+    try:
+        prepare.fail('Starting the data services db of release r1 failed: port is already allocated')
+    except Failed as failed:
+        result = failed.args[0]
+    assert result['msg'] == 'Starting the data services db of release r1 failed: port is already allocated'
+    assert result['release_id'] == 'r1' and 'finished' in result

@@ -17,6 +17,7 @@ import json
 import os
 import stat
 import threading
+import time
 
 import boto3
 import pytest
@@ -242,6 +243,11 @@ def test_stream_cut_mid_upload_leaves_no_object_and_no_upload(s3):
 
     def broken():
         yield from pieces(os.urandom(11 * MIB), MIB)
+        # Break only once a part is up (bounded wait): on a busy machine the parts still queued when the
+        # source fails may never start, and the premise is "after parts went up".
+        deadline = time.monotonic() + 30
+        while parts['n'] < 1 and time.monotonic() < deadline:
+            time.sleep(0.01)
         raise OSError('connection to pg_dump lost')
     with pytest.raises(OSError, match='connection to pg_dump lost'):
         upload(s3, broken())

@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import pytest
 import yaml
 
 from ansible_collections.aishield.ops.plugins.modules.release_prepare import pins_override
@@ -36,9 +37,8 @@ def test_a_failure_after_the_plan_replaces_its_message(tmp_path):
     from ansible_collections.aishield.ops.plugins.modules.release_prepare import Prepare
     prepare = Prepare(FakeModule(str(tmp_path)))
     prepare.result.update(msg='New release r1 (v1), first release on this host.', release_id='r1')
-    try:
+    with pytest.raises(Failed) as failed:
         prepare.fail('Starting the data services db of release r1 failed: port is already allocated')
-    except Failed as failed:
-        result = failed.args[0]
+    result = failed.value.args[0]
     assert result['msg'] == 'Starting the data services db of release r1 failed: port is already allocated'
     assert result['release_id'] == 'r1' and 'finished' in result

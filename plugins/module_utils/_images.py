@@ -247,7 +247,8 @@ class PullProgress:
     """Bytes downloaded over all the pulls of one call, from the daemon's per-layer events.
 
     Layers are keyed by their id alone: two images sharing a layer download it once. report(done, total)
-    is called after each event that moves a layer; the pulls run in threads, hence the lock.
+    is called after each event that moves a layer, under the lock: the pulls run in threads, and the
+    report (a ProgressFile) is not meant for two writers at once.
     """
 
     def __init__(self, report=None):
@@ -268,9 +269,8 @@ class PullProgress:
             else:
                 current = total = max(current, total)
             self._layers[layer] = (current, total)
-            done, whole = self.totals()
-        if self.report is not None:
-            self.report(done, whole)
+            if self.report is not None:
+                self.report(*self.totals())
 
     def totals(self):
         """(bytes downloaded, bytes known to download) so far."""

@@ -6,10 +6,11 @@
 #   With no argument the four quick static stages (unit lint sanity build) run side by side,
 #   each into its own log that is printed when it ends; then two lanes run side by side, each
 #   line of their output prefixed with the lane's name:
-#     lane "local":     integration (the fault matrix included), then Molecule deploy
+#     lane "local":     integration (the fault matrix included), then Molecule default (v1 -> v2 rolling,
+#                       as the unprivileged user `deploy`)
 #     lane "molecule":  bench-smoke (the benchmarks and the soak, one small round each), own-stack (the
-#                       "notes" stack deployed through its description), then Molecule default (as a
-#                       non-root user), rollback, maintenance, multihost
+#                       "notes" stack deployed through its description), then Molecule rollback,
+#                       maintenance, multihost
 #   The split keeps the lanes near equal (2026-12-06: about 19 min each); every stage uses its own
 #   project names, ports and Molecule instances, so lanes share nothing but the test bed.
 #   Each lane is one Ansible run at a time (multihost: one run over four hosts), about one core
@@ -24,8 +25,8 @@ export PATH="${VENV:-$repo/.venv}/bin:$PATH"
 export ANSIBLE_CONFIG="$repo/ansible.cfg"
 
 # The default run's two lanes (see the top): stages separated by spaces.
-lanes=("local=integration molecule-deploy"
-       "molecule=bench-smoke own-stack molecule-default molecule-rollback molecule-maintenance molecule-multihost")
+lanes=("local=integration molecule-default"
+       "molecule=bench-smoke own-stack molecule-rollback molecule-maintenance molecule-multihost")
 
 run_stage() {
   case "$1" in
@@ -40,9 +41,8 @@ run_stage() {
     own-stack) pytest -q -p no:cacheprovider --durations=5 tests/integration/test_own_stack.py ;;
     molecule-*) MOLECULE_SCENARIOS=${1#molecule-} run_stage molecule ;;
     molecule)
-      # `deploy` runs default's checks of a healthy stack (as root); `default` is the first deploy as the
-      # unprivileged user `deploy`. MOLECULE_SCENARIOS="default" runs it alone.
-      for scenario in ${MOLECULE_SCENARIOS:-deploy default rollback maintenance multihost}; do
+      # MOLECULE_SCENARIOS="default" runs one scenario alone.
+      for scenario in ${MOLECULE_SCENARIOS:-default rollback maintenance multihost}; do
         echo "=== molecule $scenario: start $(date +%H:%M:%S)"
         local t0=$SECONDS
         molecule test -s "$scenario" || return 1

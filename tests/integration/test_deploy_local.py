@@ -130,7 +130,7 @@ def _started_at(container):
 def test_recreate_upgrade_to_v2_is_health_gated(deploy_env):
     """v1 -> v2 with the recreate strategy (the runbook's down/up, minus `sleep 10`) under a probe.
 
-    The zero-downtime rolling switch is proven at 50 req/s in molecule/deploy; here the
+    The zero-downtime rolling switch is proven at 50 req/s in molecule/default; here the
     outage of recreate must be short and end with the service healthy again.
     """
     root = Path(deploy_env["aishield_root"])

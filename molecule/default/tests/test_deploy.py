@@ -1,4 +1,4 @@
-"""Verify the rolling v1 -> v2 deploy (runs inside the DinD host via testinfra)."""
+"""Verify the rolling v1 -> v2 deploy (runs inside the DinD host via testinfra, as the user `deploy`)."""
 from __future__ import annotations
 
 import json
@@ -7,17 +7,19 @@ import re
 import time
 from pathlib import Path
 
+import testinfra
+
 ROOT = "/opt/aishield"
 VERSIONS = json.loads((Path(__file__).resolve().parents[3] / "tests/stack/versions.json").read_text())
 
 
 def _probe(host):
-    host.run("touch /root/probe.stop")
+    host.run("touch /home/deploy/probe.stop")
     for _attempt in range(30):  # the probe finishes its in-flight requests, bounded
-        if host.file("/root/probe.json").exists:
+        if host.file("/home/deploy/probe.json").exists:
             break
         time.sleep(1)
-    return json.loads(host.file("/root/probe.json").content_string)
+    return json.loads(host.file("/home/deploy/probe.json").content_string)
 
 
 def test_no_request_failed_during_the_switch(host):
@@ -43,7 +45,7 @@ def test_database_at_v2_head_and_old_data_kept(host):
     user, db = env["POSTGRES_USER"].strip('"'), env["POSTGRES_DB"].strip('"')
     psql = f"docker compose -p aishield exec -T db psql -U {user} -d {db} -tAc"
     assert host.check_output(f"{psql} 'SELECT version_num FROM alembic_version'") == VERSIONS["v2"]["head"]
-    scan_id = host.file("/root/scan-before-upgrade").content_string.strip()
+    scan_id = host.file("/home/deploy/scan-before-upgrade").content_string.strip()
     assert host.check_output(f"{psql} 'SELECT count(*) FROM scans WHERE id = {int(scan_id)}'") == "1"
 
 
@@ -64,7 +66,7 @@ def test_check_mode_predicted_the_real_run(host):
     log = _check_log()
     line = next(line for line in log.splitlines() if "Services to recreate:" in line)
     predicted = set(line.split("Services to recreate:")[1].strip().rstrip('."').split(", "))
-    before = dict(line.split() for line in host.file("/root/containers-before.txt").content_string.splitlines())
+    before = dict(line.split() for line in host.file("/home/deploy/containers-before.txt").content_string.splitlines())
     after = dict(line.split() for line in host.check_output(
         "docker ps --filter label=com.docker.compose.project=aishield "
         "--format '{{.Label \"com.docker.compose.service\"}} {{.ID}}'").splitlines() if line.strip()).items()
@@ -98,8 +100,10 @@ def test_images_came_from_the_login_registry_and_no_credential_stayed_on_disk(ho
     login = json.loads((Path(os.environ.get("TESTBED_STATE", "/var/tmp/aishield-testbed")) / "registry-auth.json").read_text())
     release = json.loads(host.file(f"{ROOT}/current/release.json").content_string)
     assert all(ref.startswith("registry-auth:5001/") for ref in release["images"].values()), release["images"]
-    # Every small file on the host where a login could land: the docker configs, the release tree, temp dirs.
-    found = host.check_output("find /root /opt/aishield /tmp /etc/docker -xdev -type f -size -1024k 2>/dev/null || true")
+    # Every small file on the host where a login could land: both users' docker configs, the release tree, temp dirs.
+    # Read as root: the scenario's user cannot read root's files, and a leak could be in one of them.
+    host = testinfra.get_host(f"docker://root@{host.backend.get_hostname()}")
+    found = host.check_output("find /root /home/deploy /opt/aishield /tmp /etc/docker -xdev -type f -size -1024k 2>/dev/null || true")
     paths = [p for p in found.splitlines() if p.strip()]
     assert paths, "nothing to search: the find failed"
     leaked = []

@@ -34,7 +34,7 @@ run_stage() {
     lint) ansible-lint ;;
     sanity) bash tests/sanity/run.sh ;;
     build) pytest -q -p no:cacheprovider tests/integration/test_collection_build.py ;;
-    integration) pytest -q -p no:cacheprovider --durations=15 tests/integration \
+    integration) pytest -q -p no:cacheprovider --durations=30 tests/integration \
                    --deselect tests/integration/test_collection_build.py --deselect tests/integration/test_bench_smoke.py \
                    --deselect tests/integration/test_own_stack.py ;;
     bench-smoke) pytest -q -p no:cacheprovider --durations=5 tests/integration/test_bench_smoke.py ;;

@@ -11,7 +11,7 @@
 #     lane "molecule":  bench-smoke (the benchmarks and the soak, one small round each), own-stack (the
 #                       "notes" stack deployed through its description), then Molecule rollback,
 #                       maintenance, multihost
-#   The split keeps the lanes near equal (2026-12-06: about 19 min each); every stage uses its own
+#   The split keeps the lanes near equal (2026-12-07: 1301 and 1291 s); every stage uses its own
 #   project names, ports and Molecule instances, so lanes share nothing but the test bed.
 #   Each lane is one Ansible run at a time (multihost: one run over four hosts), about one core
 #   busy on average (vmstat), so two lanes fill the machine's two cores. The static stages stay

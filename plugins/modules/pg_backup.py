@@ -409,8 +409,8 @@ class PgBackup:
 
     def fail(self, msg, **extra):
         self.result.update(extra)
-        # The failure's msg replaces a msg the result already had (two would not even reach fail_json).
-        self.module.fail_json(msg=msg, **dict((k, v) for k, v in self.result.items() if k != 'msg'))
+        # The failure's msg replaces a msg the result already had.
+        self.module.fail_json(**dict(self.result, msg=msg))
 
     def validate(self):
         p = self.p

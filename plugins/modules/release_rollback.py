@@ -245,8 +245,8 @@ class Rollback:
         self.result = {'changed': False, 'started': time.time()}
 
     def fail(self, msg):
-        # The failure's msg replaces a msg the result already had (two would not even reach fail_json).
-        self.module.fail_json(msg=msg, **dict((k, v) for k, v in self.result.items() if k != 'msg'))
+        # The failure's msg replaces a msg the result already had.
+        self.module.fail_json(**dict(self.result, msg=msg))
 
     def choose(self):
         p = self.p

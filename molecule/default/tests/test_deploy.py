@@ -102,17 +102,17 @@ def test_images_came_from_the_login_registry_and_no_credential_stayed_on_disk(ho
     assert all(ref.startswith("registry-auth:5001/") for ref in release["images"].values()), release["images"]
     # Every small file on the host where a login could land: both users' docker configs, the release tree, temp dirs.
     # Read as root: the scenario's user cannot read root's files, and a leak could be in one of them.
-    host = testinfra.get_host(f"docker://root@{host.backend.get_hostname()}")
-    found = host.check_output("find /root /home/deploy /opt/aishield /tmp /etc/docker -xdev -type f -size -1024k 2>/dev/null || true")
+    root = testinfra.get_host(f"docker://root@{host.backend.get_hostname()}")
+    found = root.check_output("find /root /home/deploy /opt/aishield /tmp /etc/docker -xdev -type f -size -1024k 2>/dev/null || true")
     paths = [p for p in found.splitlines() if p.strip()]
     assert paths, "nothing to search: the find failed"
     leaked = []
     for path in paths:
         try:
-            content = host.file(path).content
+            content = root.file(path).content
         except RuntimeError:
             # Gone between the find and the read (runc's /tmp/runc-process* of a docker exec): no file, no leak.
-            assert not host.file(path).exists, f"{path} exists but cannot be read"
+            assert not root.file(path).exists, f"{path} exists but cannot be read"
             continue
         if login["password"].encode() in content:
             leaked.append(path)

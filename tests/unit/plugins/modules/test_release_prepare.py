@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from ansible_collections.aishield.ops.plugins.modules.release_prepare import pins_override
+from ansible_collections.aishield.ops.plugins.modules.release_prepare import Prepare, pins_override
 
 
 def test_the_override_pins_each_service_to_its_image_keys_reference():
@@ -34,7 +34,6 @@ class FakeModule:
 
 def test_a_failure_after_the_plan_replaces_its_message(tmp_path):
     """start_data fails after the result already says "New release ...": the failure must still be reported."""
-    from ansible_collections.aishield.ops.plugins.modules.release_prepare import Prepare
     prepare = Prepare(FakeModule(str(tmp_path)))
     prepare.result.update(msg='New release r1 (v1), first release on this host.', release_id='r1')
     with pytest.raises(Failed) as failed:

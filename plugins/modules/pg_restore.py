@@ -495,18 +495,24 @@ class PgRestore:
         ex = ContainerExec(self.client, self.p['container'], self.restore_command(), environment=self.env(),
                            user=self.p['container_user'], stdin=True, timeout=self.p['timeout'])
         mismatch = stdin_error = None
+
+        def send(data):
+            # pg_restore starts with the first bytes it may read: an exec whose stdin is closed before
+            # anything reached it can miss its end-of-file on Docker 20.10 and wait for input forever.
+            if ex.started is None:
+                ex.start()
+                ex.start_drain()
+            ex.write(data)
         try:
-            ex.start()
-            ex.start_drain()
             try:
                 for block in blocks:
                     ready = verifier.feed(block)
                     if ready:
-                        ex.write(ready)
+                        send(ready)
                     progress.update(verifier.size)
                 tail = verifier.finish()
                 if tail:
-                    ex.write(tail)
+                    send(tail)
             except ChecksumMismatch as e:
                 mismatch = e
             except ExecError as e:
@@ -514,8 +520,15 @@ class PgRestore:
                 stdin_error = e
             finally:
                 blocks.close()
-                # End of input: after a mismatch pg_restore sees a truncated archive and rolls back.
-                ex.close_stdin()
+            if ex.started is None:
+                if stdin_error is not None:
+                    raise stdin_error
+                if mismatch is not None:
+                    raise RestoreFailed('%s; pg_restore was never started, so nothing was restored into %s'
+                                        % (mismatch, self.p['target_db']))
+                raise RestoreFailed('the backup %s is empty; nothing was restored' % self.source.location)
+            # End of input: after a mismatch pg_restore sees a truncated archive and rolls back.
+            ex.close_stdin()
             ex.join_drain()
             code = ex.wait()
         finally:

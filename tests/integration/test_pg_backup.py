@@ -470,8 +470,9 @@ def test_backup_and_restore_print_progress_in_the_job_output(postgres, big_db, m
     assert '%s %s' % (record['sha256'], record['sha256']) in stdout, 'the module results did not come back whole'
     for name in ('pg_backup', 'pg_restore'):
         lines = _progress(stdout, name)
-        # At least two polls while the job ran, and the closing line with the whole dump.
-        assert len(lines) >= 3, '%s printed %d progress lines:\n%s' % (name, len(lines), stdout[-3000:])
+        # At least one poll while the job ran, and the closing line with the whole dump (on an idle machine
+        # the restore of this dump takes about 1 s, long enough for one poll at the 1 s interval, not two).
+        assert len(lines) >= 2, '%s printed %d progress lines:\n%s' % (name, len(lines), stdout[-3000:])
         sizes = [mib for mib, _s, _r in lines]
         assert sizes == sorted(sizes) and sizes[0] < sizes[-1], sizes
         assert sizes[-1] == pytest.approx(int(record['size']) / (1 << 20), abs=1)

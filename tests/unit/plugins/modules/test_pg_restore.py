@@ -185,6 +185,26 @@ def test_mismatch_into_existing_database_leaves_it_alone(capsys, monkeypatch):
     assert '--clean' in cluster.commands[-1] and '--if-exists' in cluster.commands[-1]
 
 
+def test_a_mismatch_before_any_byte_is_forwarded_never_starts_pg_restore(capsys, monkeypatch):
+    # The whole archive is one held-back block: a pg_restore started for it would get no input at all,
+    # and Docker 20.10 can lose the end-of-file of an exec stdin closed that early (pg_restore then hangs).
+    archive = os.urandom(1000)
+    cluster = FakeCluster(archive)
+    result = run(dict(S3, key=KEY, create_target=True), capsys, monkeypatch, cluster,
+                 s3_with(archive, dict(meta(archive), sha256='2' * 64)))
+    assert result['failed'] and '2' * 64 in result['msg'] and 'pg_restore was never started' in result['msg']
+    assert 'pg_restore' not in [c[0] for c in cluster.commands]
+    assert cluster.committed == {} and 'scratch' not in cluster.databases and result['dropped_target']
+
+
+def test_an_empty_backup_is_refused_without_starting_pg_restore(capsys, monkeypatch):
+    cluster = FakeCluster(b'')
+    result = run(dict(S3, key=KEY, create_target=True), capsys, monkeypatch, cluster, s3_with(b'', meta(b'')))
+    assert result['failed'] and 'is empty; nothing was restored' in result['msg']
+    assert 'pg_restore' not in [c[0] for c in cluster.commands]
+    assert 'scratch' not in cluster.databases
+
+
 def test_verify_before_restore_never_starts_pg_restore_on_mismatch(tmp_path, capsys, monkeypatch):
     archive = os.urandom(100000)
     cluster = FakeCluster(archive)

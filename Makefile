@@ -12,7 +12,8 @@ demo: testbed
 	ansible-playbook playbooks/deploy.yml -i inventories/local
 
 ## Command 2: the whole test suite (unit, lint, sanity, build, integration, molecule), with stage times.
-test: testbed
+## tests/run.sh builds the test bed itself, running the static stages beside the image builds.
+test:
 	bash tests/run.sh
 
 testbed:

@@ -3,9 +3,10 @@
 # Usage: tests/run.sh [stage...]
 #   stages: unit lint sanity build integration bench-smoke own-stack molecule molecule-<scenario>,
 #   and `lanes` (the default run's two lanes below, without the static stages)
-#   With no argument the four quick static stages (unit lint sanity build) run side by side,
-#   each into its own log that is printed when it ends; then two lanes run side by side, each
-#   line of their output prefixed with the lane's name:
+#   With no argument it first builds the test bed (tests/testbed/setup.sh, as `make testbed` does), and
+#   once the venv is there the four quick static stages (unit lint sanity build) run side by side with
+#   the rest of it, each into its own log that is printed when it ends; then two lanes run side by side,
+#   each line of their output prefixed with the lane's name:
 #     lane "local":     integration (the fault matrix included), then Molecule default (v1 -> v2 rolling,
 #                       as the unprivileged user `deploy`)
 #     lane "molecule":  bench-smoke (the benchmarks and the soak, one small round each), own-stack (the
@@ -107,21 +108,51 @@ explain_failures() {
 }
 
 # Several stages side by side (they share no state); each log is printed whole when all end.
-run_together() {
-  local logs=$stage_logs pids=() start=$SECONDS stage i=0
+# start_together launches them; finish_together waits, prints and records them.
+together_stages=() together_pids=() together_start=0
+start_together() {
+  local logs=$stage_logs stage
+  together_stages=("$@") together_pids=() together_start=$SECONDS
   echo "=== stages $*: start together $(date +%H:%M:%S)"
   for stage in "$@"; do
     ( s=$SECONDS; run_stage "$stage" >"$logs/$stage.log" 2>&1; rc=$?; echo $((SECONDS - s)) >"$logs/$stage.time"; exit $rc ) &
-    pids+=($!)
+    together_pids+=($!)
   done
-  for stage in "$@"; do
+}
+finish_together() {
+  local logs=$stage_logs stage i=0
+  for stage in "${together_stages[@]}"; do
     local status=ok
-    wait "${pids[$i]}" || status=FAILED
+    wait "${together_pids[$i]}" || status=FAILED
     i=$((i + 1))
     echo "=== stage $stage output"
     cat "$logs/$stage.log"
-    record "$stage" "$status" "$(cat "$logs/$stage.time" 2>/dev/null || echo $((SECONDS - start)))"
+    record "$stage" "$status" "$(cat "$logs/$stage.time" 2>/dev/null || echo $((SECONDS - together_start)))"
   done
+}
+run_together() { start_together "$@"; finish_together; }
+
+# The default run builds the test bed itself (tests/testbed/setup.sh, step by step): the engine and the
+# base image beside the venv, then the static stages, which need only the venv, beside the rest of the
+# test bed (services, stack and host images: minutes on a new machine); the lanes start once both end.
+testbed_and_static() {
+  local bed_log bed_pid bed_status=ok start=$SECONDS
+  bed_log=$(mktemp)
+  echo "=== stage testbed: start $(date +%H:%M:%S)"
+  ( bash tests/testbed/setup.sh engine base ) >"$bed_log" 2>&1 &
+  bed_pid=$!
+  bash tests/testbed/setup.sh venv || bed_status=FAILED
+  if [ $bed_status = ok ]; then
+    start_together unit lint sanity build
+  fi
+  wait $bed_pid || bed_status=FAILED
+  echo "=== testbed: engine and base image"
+  cat "$bed_log"; rm -f "$bed_log"
+  if [ $bed_status = ok ]; then
+    bash tests/testbed/setup.sh services stack host || bed_status=FAILED
+  fi
+  record testbed $bed_status $((SECONDS - start))
+  [ ${#together_stages[@]} -eq 0 ] || finish_together
 }
 
 # Lanes side by side, each running its stages with run_one and stopping at its first failure.
@@ -163,7 +194,7 @@ if [ $# -gt 0 ]; then
     [ $failed = 0 ] || break
   done
 else
-  run_together unit lint sanity build
+  testbed_and_static
   [ $failed = 0 ] && run_lanes "${lanes[@]}"
 fi
 echo "=== stage times"

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 
 from ansible_collections.aishield.ops.plugins.module_utils import _alembic_runner
-from ansible_collections.aishield.ops.plugins.module_utils._compose import ComposeError
 
 
 class AlembicError(Exception):
@@ -116,6 +115,9 @@ def runner_source():
 
 def run_in_image(compose, service, options, python='python3', timeout=900, deps=False):
     """Run the runner in a one-off container of `service` (the release's image); return its findings."""
+    # Imported here: the alembic filters load this file on the controller in every task's worker, and
+    # _compose brings the Docker API client and http.client with it.
+    from ansible_collections.aishield.ops.plugins.module_utils._compose import ComposeError  # pylint: disable=import-outside-toplevel
     argv = ['run', '--rm'] + ([] if deps else ['--no-deps']) + ['-T', service, python, '-', json.dumps(options, sort_keys=True)]
     try:
         proc = compose.run(*argv, stdin=runner_source(), timeout=timeout, check=False)

@@ -16,7 +16,7 @@ import json
 import re
 import time
 
-from ansible_collections.aishield.ops.plugins.module_utils._http import (
+from ansible_collections.aishield.ops.plugins.module_utils._http_text import (
     MASK, json_path, one_line, same_value, scrub_text, scrub_url,
 )
 

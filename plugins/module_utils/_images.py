@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import re
 import threading
-from concurrent.futures import ThreadPoolExecutor
 
-from ansible_collections.aishield.ops.plugins.module_utils._docker_api import registry_auth_header
+# The pulls import the Docker API client and the thread pool where they run: the image filters load
+# this file on the controller in every task's worker, for parse_image_ref alone.
 
 
 class ImageRefError(ValueError):
@@ -220,6 +220,7 @@ def auth_header_for(ref, credentials):
 
     credentials: {username, password, registry} or None; an empty registry means every registry.
     """
+    from ansible_collections.aishield.ops.plugins.module_utils._docker_api import registry_auth_header  # pylint: disable=import-outside-toplevel
     creds = credentials or {}
     registry = parse_image_ref(ref)['registry']
     wanted = creds.get('registry') or ''
@@ -231,6 +232,7 @@ def auth_header_for(ref, credentials):
 
 
 def _parallel(func, items, workers=8):
+    from concurrent.futures import ThreadPoolExecutor  # pylint: disable=import-outside-toplevel
     items = list(items)
     if not items:
         return {}

@@ -117,7 +117,8 @@ import json
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.six.moves.urllib.parse import quote
 
-from ansible_collections.aishield.ops.plugins.module_utils._http import http_request, one_line
+from ansible_collections.aishield.ops.plugins.module_utils._http import http_request
+from ansible_collections.aishield.ops.plugins.module_utils._http_text import one_line
 
 
 def _iso(moment):

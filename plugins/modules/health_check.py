@@ -473,8 +473,9 @@ from ansible_collections.aishield.ops.plugins.module_utils._health import (
     ABORT, PASS, RETRY, abort_reason, bad_regexes, build_checks, endpoint_names, evaluate, extract_saves, failure_message,
     fill_endpoint, health_summary, mask_values, p95_over, placeholders, plan_waves, poll,
 )
-from ansible_collections.aishield.ops.plugins.module_utils._http import (
-    http_request, json_path, latency_summary, percentile, request_secrets, retry_until, scrub_url,
+from ansible_collections.aishield.ops.plugins.module_utils._http import http_request, retry_until
+from ansible_collections.aishield.ops.plugins.module_utils._http_text import (
+    json_path, latency_summary, percentile, request_secrets, scrub_url,
 )
 
 

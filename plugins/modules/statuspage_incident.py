@@ -181,9 +181,8 @@ diff:
 import copy
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.aishield.ops.plugins.module_utils._http import (
-    http_request, one_line, request_with_retries, scrub_text, scrub_url,
-)
+from ansible_collections.aishield.ops.plugins.module_utils._http import http_request, request_with_retries
+from ansible_collections.aishield.ops.plugins.module_utils._http_text import one_line, scrub_text, scrub_url
 
 STATUSPAGE_URL = 'https://api.statuspage.io'
 STATUSPAGE_IMPACTS = ('none', 'minor', 'major', 'critical')

@@ -63,6 +63,15 @@ def big_db(postgres):
     postgres.psql('DROP DATABASE IF EXISTS "%s" WITH (FORCE)' % name)
 
 
+@pytest.fixture(scope='module')
+def medium_db(postgres):
+    """A dump of a few MiB: more than one 1 MiB block streams to pg_restore before the held-back tail."""
+    name = postgres.create_database('bk_medium')
+    fill_big(postgres, name, 40000)
+    yield name
+    postgres.psql('DROP DATABASE IF EXISTS "%s" WITH (FORCE)' % name)
+
+
 def key_for(db):
     return 'backups/%s/20250131T235959Z.dump' % db
 
@@ -356,24 +365,28 @@ def test_flipped_bytes_fail_clearly_and_leave_the_target_alone(postgres, small_d
         postgres.psql('DROP DATABASE IF EXISTS "%s"' % victim)
 
 
-def test_wrong_recorded_sha256_never_commits_a_valid_archive(postgres, small_db, moto_endpoint, s3, bucket,
+def test_wrong_recorded_sha256_never_commits_a_valid_archive(postgres, small_db, medium_db, moto_endpoint, s3, bucket,
                                                              ansible_playbook):
-    """The archive is fine, so only the held-back tail stops pg_restore from committing it."""
+    """The archives are fine, so only the held-back tail stops pg_restore from committing them.
+
+    The medium dump streams its first blocks to pg_restore --clean in the existing database, which must roll
+    back; the small dump is one block, so pg_restore is never started (nothing may be sent before the check)."""
     s3opts = s3_args(moto_endpoint, bucket)
-    ansible_playbook([backup_task(postgres, small_db, s3opts)])
-    key = key_for(small_db)
-    record = dict(record_of(s3, bucket, key), sha256='0' * 64)
-    s3.put_object(Bucket=bucket, Key=key + '.json', Body=json.dumps(record).encode())
+    ansible_playbook([backup_task(postgres, small_db, s3opts, name='small'), backup_task(postgres, medium_db, s3opts, name='medium')])
+    for db in (small_db, medium_db):
+        record = dict(record_of(s3, bucket, key_for(db)), sha256='0' * 64)
+        s3.put_object(Bucket=bucket, Key=key_for(db) + '.json', Body=json.dumps(record).encode())
+    assert int(record_of(s3, bucket, key_for(medium_db))['size']) > 2 * 1024 * 1024, 'the medium dump must span blocks'
     victim = _victim(postgres)
     scratch = 'scratch_' + os.urandom(4).hex()
     try:
         run = ansible_playbook([
-            restore_task(postgres, dict(s3opts, key=key, target_db=victim, clean=True), name='into existing'),
-            restore_task(postgres, dict(s3opts, key=key, target_db=scratch, create_target=True), name='into new'),
+            restore_task(postgres, dict(s3opts, key=key_for(medium_db), target_db=victim, clean=True), name='into existing'),
+            restore_task(postgres, dict(s3opts, key=key_for(small_db), target_db=scratch, create_target=True), name='into new'),
         ])
-        for name in ('into existing', 'into new'):
-            result = run[name]
-            assert result.get('failed') and '0' * 64 in result['msg'] and 'rolled back' in result['msg'], result
+        existing, new = run['into existing'], run['into new']
+        assert existing.get('failed') and '0' * 64 in existing['msg'] and 'rolled back' in existing['msg'], existing
+        assert new.get('failed') and '0' * 64 in new['msg'] and 'pg_restore was never started' in new['msg'], new
         _assert_untouched(postgres, victim)
         assert not database_exists(postgres, scratch), 'the scratch database of a failed restore must be dropped'
     finally:

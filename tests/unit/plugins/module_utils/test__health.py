@@ -20,7 +20,8 @@ from ansible_collections.aishield.ops.plugins.module_utils._health import (
     evaluate, extract_saves, failure_message, fill_endpoint, fill_json, fill_text, health_summary, mask_values, p95_over,
     placeholders, plan_waves, poll,
 )
-from ansible_collections.aishield.ops.plugins.module_utils._http import MASK, HttpResponse
+from ansible_collections.aishield.ops.plugins.module_utils._http import HttpResponse
+from ansible_collections.aishield.ops.plugins.module_utils._http_text import MASK
 
 
 def endpoint(**overrides):

@@ -13,8 +13,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from ansible_collections.aishield.ops.plugins.module_utils._http import (
-    MASK, HttpResponse, describe_exception, http_request, json_path, latency_summary, one_line, percentile,
-    request_secrets, request_with_retries, retry_until, same_value, scrub_headers, scrub_text, scrub_url,
+    HttpResponse, describe_exception, http_request, request_with_retries, retry_until,
+)
+from ansible_collections.aishield.ops.plugins.module_utils._http_text import (
+    MASK, json_path, latency_summary, one_line, percentile, request_secrets, same_value, scrub_headers, scrub_text,
+    scrub_url,
 )
 
 

@@ -12,7 +12,8 @@ import pytest
 from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.aishield.ops.plugins.filter.health import health_summary
-from ansible_collections.aishield.ops.plugins.module_utils._http import MASK, HttpResponse
+from ansible_collections.aishield.ops.plugins.module_utils._http import HttpResponse
+from ansible_collections.aishield.ops.plugins.module_utils._http_text import MASK
 from ansible_collections.aishield.ops.plugins.modules import health_check
 
 

@@ -99,6 +99,16 @@ def module_result(status):
                         or (key in ('started', 'finished') and isinstance(value, bool))))
 
 
+def cleanup_command(shell, job_path, tmpdir):
+    """Remove the finished job's file and the task's temporary directory on the host, in one command.
+
+    The directory holds the module file, and a module file carries its arguments (a registry password,
+    S3 keys). async_wrapper removes it too, but only when its watcher next wakes, up to 5 s after the
+    module ended: by then the play may be over and the host's disk inspected.
+    """
+    return 'rm -f %s; %s' % (shlex.quote(job_path), shell.remove(tmpdir, recurse=True))
+
+
 def closing_progress(result):
     """The last line's counters for pg_backup and pg_restore: the whole dump, once the module changed something."""
     if result.get('changed') and not result.get('failed') and result.get('size') is not None:
@@ -166,7 +176,8 @@ class ProgressActionBase(ActionBase):
         # _execute_module parses any module's, with the serialization profile of ansible-core's modules.
         status = self._parse_returned_data({'stdout': job_text}, 'legacy')
         remove_internal_keys(status)
-        self._low_level_execute_command('rm -f %s' % shlex.quote(job_path), sudoable=True)
+        self._low_level_execute_command(cleanup_command(self._connection._shell, job_path, tmpdir), sudoable=True)
+        self._connection._shell.tmpdir = None
         result = module_result(status)
         closing = self.closing_progress(result)
         if closing:

@@ -8,13 +8,17 @@
 from __future__ import annotations
 
 import itertools
+import subprocess
 
 import pytest
+
+from ansible.plugins.loader import shell_loader
 
 from ansible_collections.aishield.ops.plugins.plugin_utils._progress_action import (
     ASYNC_GRACE,
     SEPARATOR,
     async_limit,
+    cleanup_command,
     closing_progress,
     interval_of,
     job_done,
@@ -94,3 +98,17 @@ def test_release_prepare_closes_with_the_bytes_its_pulls_downloaded():
         'bytes': 64, 'seconds': 1.5, 'phase': 'pulled'}
     assert pull_closing({'pulled_bytes': 0, 'pull_seconds': 0.2}) is None   # every layer was there
     assert pull_closing({'pulled_bytes': 64, 'failed': True}) is None
+
+
+def test_the_cleanup_removes_the_job_file_and_the_module_file_with_its_arguments(tmp_path):
+    shell = shell_loader.get('sh')
+    tmpdir = tmp_path / 'ansible-tmp-1-2-3'
+    tmpdir.mkdir()
+    (tmpdir / 'AnsiballZ_release_prepare.py').write_text("ARGS = {'registry_password': 'planted'}")
+    (tmpdir / 'progress.json').write_text('{}')
+    job = tmp_path / 'j123.456'
+    job.write_text('{"finished": 1}')
+    command = cleanup_command(shell, str(job), str(tmpdir))
+    subprocess.run(['/bin/sh', '-c', command], check=True, timeout=30)
+    assert not job.exists() and not tmpdir.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == []

@@ -107,8 +107,8 @@ explain_failures() {
   done
 }
 
-# Several stages side by side (they share no state); each log is printed whole when all end.
-# start_together launches them; finish_together waits, prints and records them.
+# Several stages side by side (they share no state): start_together launches them, finish_together
+# waits, then prints each log whole and records it.
 together_stages=() together_pids=() together_start=0
 start_together() {
   local logs=$stage_logs stage
@@ -130,7 +130,6 @@ finish_together() {
     record "$stage" "$status" "$(cat "$logs/$stage.time" 2>/dev/null || echo $((SECONDS - together_start)))"
   done
 }
-run_together() { start_together "$@"; finish_together; }
 
 # The default run builds the test bed itself (tests/testbed/setup.sh, step by step): the engine and the
 # base image beside the venv, then the static stages, which need only the venv, beside the rest of the

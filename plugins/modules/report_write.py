@@ -104,9 +104,10 @@ files:
 import os
 import re
 import stat
-import tempfile
 
 from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.aishield.ops.plugins.module_utils._release import write_atomic
 
 NAME_RE = re.compile(r'^[A-Za-z0-9_-]+$')
 STAMP_RE = re.compile(r'^[0-9A-Za-z]+$')
@@ -144,21 +145,6 @@ def current(path):
     return data, mode
 
 
-def write_atomically(path, data, mode):
-    fd, tmp = tempfile.mkstemp(prefix='.%s.' % os.path.basename(path), dir=os.path.dirname(path))
-    try:
-        with os.fdopen(fd, 'wb') as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, mode)
-        os.rename(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
 def main():
     module = AnsibleModule(
         argument_spec=dict(
@@ -190,20 +176,16 @@ def main():
     files = report_files(p['dir'], p['name'], p['stamp'], p['json'], p['markdown'])
     make_dir = not os.path.isdir(p['dir'])
     fix_dir = not make_dir and stat.S_IMODE(os.stat(p['dir']).st_mode) != dir_mode
-    plan = []
-    for path, text in files:
-        data = text.encode('utf-8')
-        before, before_mode = (None, None) if make_dir else current(path)
-        plan.append((path, data, before, before != data or before_mode != mode))
+    # Each file's (content, mode) now, and whether this run writes it (other content, or another mode).
+    found = {path: (None, None) if make_dir else current(path) for path, _text in files}
+    writes = {path: found[path] != (text.encode('utf-8'), mode) for path, text in files}
+    latest_md, latest_md_text = files[3]
 
-    latest_md = plan[3]
-    diff = {'before_header': latest_md[0], 'after_header': latest_md[0],
-            'before': (latest_md[2] or b'').decode('utf-8', 'replace'), 'after': latest_md[1].decode('utf-8', 'replace')}
-    changed = make_dir or fix_dir or any(change for _p, _d, _b, change in plan)
-    result = dict(changed=changed, path=files[1][0],
-                  files=[{'path': path, 'changed': change} for path, _d, _b, change in plan])
+    changed = make_dir or fix_dir or any(writes.values())
+    result = dict(changed=changed, path=files[1][0], files=[{'path': path, 'changed': writes[path]} for path, _t in files])
     if module._diff:
-        result['diff'] = diff
+        result['diff'] = {'before_header': latest_md, 'after_header': latest_md,
+                          'before': (found[latest_md][0] or b'').decode('utf-8', 'replace'), 'after': latest_md_text}
     if module.check_mode or not changed:
         module.exit_json(**result)
     try:
@@ -211,9 +193,9 @@ def main():
             os.makedirs(p['dir'], exist_ok=True)
         if make_dir or fix_dir:
             os.chmod(p['dir'], dir_mode)
-        for path, data, _before, change in plan:
-            if change:
-                write_atomically(path, data, mode)
+        for path, text in files:
+            if writes[path]:
+                write_atomic(path, text, mode)
     except OSError as e:
         module.fail_json(msg='writing the %s report in %s failed: %s' % (p['name'], p['dir'], e), **result)
     module.exit_json(**result)

@@ -28,6 +28,7 @@ unit lint sanity build integration bench-smoke own-stack molecule lanes:
 ## Benchmarks (slow: about 2 h on 2 cores, 80 min of it the soak; want an idle machine): results/*.json, results.md, PNG plots.
 bench: testbed
 	python tests/bench/task_cost.py --tasks 20 --rounds 3
+	python tests/bench/lb_bench.py --rounds 3 --cycles 3
 	python tests/bench/deploy_bench.py --rounds 3
 	python tests/bench/backup_bench.py --size-gb 1 --compress-levels 1
 	python tests/bench/fleet_bench.py --hosts 1 2 4 --rounds 2

@@ -88,6 +88,13 @@ def test_task_cost_small(tmp_path):
     assert all(value >= 0 for value in costs.values())
 
 
+def test_lb_bench_small(tmp_path):
+    # One round of one cycle: four lb calls, each a drain or put-back nginx checks and reloads.
+    run([BENCH / 'lb_bench.py', '--rounds', '1', '--cycles', '1', '--results', tmp_path], 600)
+    data = json.loads((tmp_path / 'lb-bench.json').read_text())
+    assert data['calls_per_round'] == 4 and data['wall_s_per_call'] > 0 and data['cpu_s_per_call'] > 0, data
+
+
 def test_soak_one_cycle(tmp_path):
     # One deploy v2 / failed v3 (automatic rollback) / manual rollback cycle under the probe.
     run([BENCH / 'soak.py', '--smoke', '--probe-timeout', PROBE_TIMEOUT, '--results', tmp_path], 1800)

@@ -98,6 +98,20 @@ class Root:
             os.makedirs(path, mode=0o750, exist_ok=True)
 
 
+def parse_mode(value, what):
+    """An octal mode from '0640', '640' or 0o640; ValueError naming the option otherwise."""
+    text = str(value).strip()
+    if isinstance(value, int) and not isinstance(value, bool):
+        mode = value
+    elif re.match(r'^0?[0-7]{3,4}$', text):
+        mode = int(text, 8)
+    else:
+        raise ValueError('%s must be an octal mode such as 0640 (got %r)' % (what, value))
+    if mode > 0o7777:
+        raise ValueError('%s must be an octal mode such as 0640 (got %r)' % (what, value))
+    return mode
+
+
 def write_atomic(path, text, mode=0o640):
     """Write text through a temporary file and rename: readers see the old or the new file, never half."""
     tmp = '%s.tmp-%d' % (path, os.getpid())

@@ -107,24 +107,10 @@ import stat
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.aishield.ops.plugins.module_utils._release import write_atomic
+from ansible_collections.aishield.ops.plugins.module_utils._release import parse_mode, write_atomic
 
 NAME_RE = re.compile(r'^[A-Za-z0-9_-]+$')
 STAMP_RE = re.compile(r'^[0-9A-Za-z]+$')
-
-
-def parse_mode(value, what):
-    """An octal mode from '0640', '640' or 0o640; ValueError naming the option otherwise."""
-    text = str(value).strip()
-    if isinstance(value, int) and not isinstance(value, bool):
-        mode = value
-    elif re.match(r'^0?[0-7]{3,4}$', text):
-        mode = int(text, 8)
-    else:
-        raise ValueError('%s must be an octal mode such as 0640 (got %r)' % (what, value))
-    if mode > 0o7777:
-        raise ValueError('%s must be an octal mode such as 0640 (got %r)' % (what, value))
-    return mode
 
 
 def report_files(directory, name, stamp, json_text, markdown):

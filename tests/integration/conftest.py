@@ -591,7 +591,8 @@ def postgres(tmp_path_factory):
         host, port = mapping.rsplit(':', 1)
         yield Postgres(container, host, int(port), user, password)
     finally:
-        subprocess.run(['docker', 'rm', '-f', container], capture_output=True, timeout=60, check=False)
+        # -v: the image's VOLUME (the data directory) goes too; --rm does not remove it when rm -f wins the race.
+        subprocess.run(['docker', 'rm', '-f', '-v', container], capture_output=True, timeout=60, check=False)
 
 
 # --- Throttled relay -----------------------------------------------------------------------------

@@ -530,14 +530,15 @@ def test_hostile_env_values_reach_the_container_exactly(stack):
     rc, out = stack.run(extra=dict(v2, aishield_secrets=dict(secrets_, SECRET_KEY="a\x00b")))
     assert rc != 0 and "the .env value of SECRET_KEY holds a NUL byte" in out
     assert stack.releases() == releases
-    stack.run(extra=v2, expect=True)  # back to the module's own secrets for the tests after this one
+    # No deploy back to the module's own secrets: the next test's quick rollback returns to that release.
 
 
 # --- secrets ------------------------------------------------------------------------------------
 
 
 def test_secrets_never_leave_their_place(stack):
-    """backup.yml and a quick rollback at -vvv, then every record, file mode, S3 object and container inspected."""
+    """backup.yml and a quick rollback at -vvv, then every record, file mode, S3 object and container inspected.
+    It starts on the release with the hostile SECRET_KEY (the test before) and rolls back to the one before it."""
     rc, out = stack.run(playbook="backup.yml", expect=True)
     target = stack.current()["previous_release"]
     rc, out = stack.run(playbook="rollback.yml", expect=True)

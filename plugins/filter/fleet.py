@@ -19,6 +19,7 @@ from jinja2.filters import do_int
 
 from ansible_collections.aishield.ops.plugins.filter.image import parse_image_ref
 from ansible_collections.aishield.ops.plugins.filter.release import release_id_parse
+from ansible_collections.aishield.ops.plugins.module_utils._release import same_fleet_record
 
 
 def fleet_lb_backends(hosts, hostvars, address_var='aishield_address', port_var='aishield_http_port', default_port=8000):
@@ -171,10 +172,7 @@ def fleet_record(hosts, hostvars, outcome=None, what='', by='', time='', current
               'summary': (outcome or {}).get('summary', ''), 'uniform': uniform,
               'versions': sorted(set(a['version'] for a in apps if a['version'])), 'hosts': records}
     before = _slurped_json(previous)
-
-    def same(data):
-        return dict((k, v) for k, v in data.items() if k not in ('time', 'by'))
-    return before if before and same(before) == same(record) else record
+    return before if before and same_fleet_record(before, record) else record
 
 
 ROLLBACK_TO_EXAMPLE = '{"aishield_fleet_rollback_to": {"app1": "20250131T235959Z-v2"}}'

@@ -112,6 +112,17 @@ def parse_mode(value, what):
     return mode
 
 
+# What a fleet record (fleet.json) may change without the file being rewritten: when and by whom it was made.
+FLEET_RECORD_VOLATILE = ('time', 'by')
+
+
+def same_fleet_record(found, record):
+    """Whether a fleet record found on disk differs from a new one only in FLEET_RECORD_VOLATILE."""
+    def steady(data):
+        return dict((key, value) for key, value in data.items() if key not in FLEET_RECORD_VOLATILE)
+    return isinstance(found, dict) and isinstance(record, dict) and steady(found) == steady(record)
+
+
 def write_atomic(path, text, mode=0o640):
     """Write text through a temporary file and rename: readers see the old or the new file, never half."""
     tmp = '%s.tmp-%d' % (path, os.getpid())

@@ -13,8 +13,8 @@ version_added: 0.1.0
 description:
   - Writes O(record) as JSON (sorted keys, indented by two) to O(path), atomically (a temporary file beside it, then
     a rename), with O(mode).
-  - The file is left alone when what is in it differs from O(record) only in the keys O(volatile) names (by default
-    the time of the run and who ran it) and its mode is right, so a fleet run that changed nothing changes nothing.
+  - The file is left alone when what is in it differs from O(record) only in C(time) and C(by) (when the run ended
+    and who ran it) and its mode is right, so a fleet run that changed nothing changes nothing.
   - A file that is not a JSON object is replaced, with a warning.
   - Why not M(ansible.builtin.slurp) and M(ansible.builtin.copy)? The end of every fleet run did that on the db
     host, three module runs and a file transfer (slurp, then copy's stat, the transfer and copy itself), each
@@ -49,12 +49,6 @@ options:
       - The record (the M(aishield.ops.fleet_record) filter's result).
     type: dict
     required: true
-  volatile:
-    description:
-      - Keys whose change alone does not rewrite the file.
-    type: list
-    elements: str
-    default: [time, by]
   mode:
     description:
       - The file's mode.
@@ -75,7 +69,7 @@ EXAMPLES = r"""
 
 RETURN = r"""
 record:
-  description: The record the file holds after the run (the one found, when only O(volatile) keys differed).
+  description: The record the file holds after the run (the one found, when only C(time) and C(by) differed).
   returned: always
   type: dict
   sample: {run: Fleet deploy of v2, outcome: good, uniform: true}
@@ -87,19 +81,12 @@ import stat
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.aishield.ops.plugins.module_utils._release import parse_mode, write_atomic
+from ansible_collections.aishield.ops.plugins.module_utils._release import parse_mode, same_fleet_record, write_atomic
 
 
 def record_text(record):
     """The file's text for a record."""
     return json.dumps(record, indent=2, sort_keys=True) + '\n'
-
-
-def same_record(found, record, volatile):
-    """Whether two records differ only in the volatile keys."""
-    def steady(data):
-        return dict((key, value) for key, value in data.items() if key not in volatile)
-    return isinstance(found, dict) and steady(found) == steady(record)
 
 
 def read_found(path):
@@ -121,7 +108,6 @@ def main():
         argument_spec=dict(
             path=dict(type='path', required=True),
             record=dict(type='dict', required=True),
-            volatile=dict(type='list', elements='str', default=['time', 'by']),
             mode=dict(type='raw', default='0644'),
         ),
         supports_check_mode=True,
@@ -141,7 +127,7 @@ def main():
     text, found, found_mode = read_found(path)
     if text is not None and not isinstance(found, dict):
         module.warn('%s held no JSON object; it is replaced by this run\'s record' % path)
-    keep = same_record(found, p['record'], set(p['volatile']))
+    keep = same_fleet_record(found, p['record'])
     record = found if keep else p['record']
     new_text = text if keep else record_text(record)
     changed = new_text != text or found_mode != mode

@@ -5,15 +5,23 @@
 
 """The monitoring stack's plan: every file the monitoring role writes, from its settings.
 
-A filter: the files are data the role writes with ansible.builtin.copy (check mode and diff for free). The
-checks and the rules live in module_utils/_monitoring.py.
+A filter: the files are data the role writes with aishield.ops.files_write in one module run (check mode and diff
+from the module). The checks and the rules live in module_utils/_monitoring.py; the YAML is written here, on the
+controller, as to_nice_yaml(indent=2, sort_keys=false) writes it.
 """
 
 from __future__ import annotations
 
-from ansible.errors import AnsibleFilterError
+import yaml
 
-from ansible_collections.aishield.ops.plugins.module_utils._monitoring import alert_lines, build_plan
+from ansible.errors import AnsibleFilterError
+from ansible.parsing.yaml.dumper import AnsibleDumper
+
+from ansible_collections.aishield.ops.plugins.module_utils._monitoring import alert_lines, build_plan, fill_secrets, write_set
+
+
+def _yaml(data):
+    return yaml.dump(data, Dumper=AnsibleDumper, indent=2, allow_unicode=True, default_flow_style=False, sort_keys=False)
 
 
 def monitoring_plan(settings):
@@ -22,7 +30,17 @@ def monitoring_plan(settings):
     if errors:
         raise AnsibleFilterError('The monitoring settings have %d problem%s; nothing was changed:\n- %s'
                                  % (len(errors), '' if len(errors) == 1 else 's', '\n- '.join(errors)))
+    plan['write'] = write_set(plan, settings, _yaml)
     return plan
+
+
+def monitoring_secret_files(plan, values, webhook_url=''):
+    """The plan's secret files with their content, for files_write's secret_files (used in the task's arguments only,
+    never kept in a fact)."""
+    missing = sorted(set(item['secret'] for item in plan['write']['secret_files'] if 'secret' in item) - set(values or {}))
+    if missing:
+        raise AnsibleFilterError('monitoring_secret_files: no value for %s' % ', '.join(missing))
+    return fill_secrets(plan['write']['secret_files'], values, webhook_url)
 
 
 def monitoring_alert_lines(alerts, loaded=None, receiver='none'):
@@ -38,4 +56,5 @@ class FilterModule:
     """Monitoring filters."""
 
     def filters(self):
-        return {'monitoring_plan': monitoring_plan, 'monitoring_alert_lines': monitoring_alert_lines}
+        return {'monitoring_plan': monitoring_plan, 'monitoring_alert_lines': monitoring_alert_lines,
+                'monitoring_secret_files': monitoring_secret_files}

@@ -15,6 +15,8 @@ Every input error is collected and reported at once, each naming its variable.
 from __future__ import annotations
 
 import copy
+import json
+import os
 import re
 
 # The runbook's alerts (Monitoring > Alerting), their rule names and default thresholds. Units are the
@@ -59,6 +61,15 @@ SCAN_QUERY = 'aishield_scans'
 SCAN_METRICS = ('aishield_scans_failed', 'aishield_scans_finished')
 # Stands for the chat webhook's URL in alertmanager.yml until the role writes the file.
 WEBHOOK_PLACEHOLDER = '__AISHIELD_MONITORING_WEBHOOK_URL__'
+# The Grafana dashboards in the role's files/dashboards.
+DASHBOARDS = ('aishield-main.json', 'aishield-api.json', 'aishield-database.json', 'aishield-celery.json',
+              'aishield-frontend.json')
+# The files checked by their reader's own tool before they land: (image key, tool, its arguments, name in /check).
+CHECKED_BY = {
+    'prometheus/prometheus.yml': ('prometheus', '/bin/promtool', ['check', 'config', '--syntax-only'], 'prometheus.yml'),
+    'prometheus/rules/aishield.yml': ('prometheus', '/bin/promtool', ['check', 'rules'], 'rules.yml'),
+    'alertmanager/alertmanager.yml': ('alertmanager', '/bin/amtool', ['check-config'], 'alertmanager.yml'),
+}
 
 _DURATION = re.compile(r'^([0-9]+(ms|s|m|h|d|w|y))+$')
 _DURATION_PART = re.compile(r'([0-9]+)(ms|s|m|h|d|w|y)')
@@ -477,6 +488,13 @@ def build_plan(settings):
                         errors.append('%s.%s must be set (the database %s the exporter connects with); got %r'
                                       % (var, field, 'user' if field == 'user' else 'name', part.get(field)))
             s[key] = part
+    uid = s.get('container_uid', 65534)
+    if isinstance(uid, bool) or not isinstance(uid, int) or uid < 0:
+        errors.append('monitoring_container_uid must be a numeric user id such as 65534; got %r' % (uid,))
+    grafana_dir = s.get('grafana_dir') or ''
+    if grafana_dir and not os.path.isabs(grafana_dir):
+        errors.append('monitoring_grafana_dir must be an absolute path on the host (or empty: no Grafana files); got %r'
+                      % (grafana_dir,))
     # An alert that nothing feeds would never fire: say so instead of shipping a dead rule.
     for name, alert in sorted(alerts.items()):
         needs = ALERT_NEEDS[name]
@@ -556,3 +574,70 @@ def alert_lines(alerts, loaded=None, receiver='none'):
         if running is not None and alert['rule'] not in running:
             missing.append(alert['rule'])
     return lines, missing
+
+
+def check_command(image, tool, args, name):
+    """A file's check: the reader's own tool in its image, on a read-only copy, with no network. %s is the copy."""
+    return (['docker', 'run', '--rm', '--network', 'none', '--user', '0', '-v', '%s:/check/' + name + ':ro',
+             '--entrypoint', tool, image] + args + ['/check/' + name])
+
+
+def write_set(plan, settings, dump):
+    """What the role hands aishield.ops.files_write, secrets left out: the directories, then every file as text (dump
+    turns data into YAML) or as a role file (src), each with its mode and check; secret_files name what fills each
+    secret file (a secret's name, or alertmanager.yml's text with the webhook placeholder)."""
+    uid = settings.get('container_uid', 65534)
+    images = settings['images']
+    directories = [{'path': ''}] + [{'path': path} for path in plan['directories']]
+    directories += [{'path': path, 'mode': '0500', 'owner': uid}
+                    for path in sorted({item['path'].rsplit('/', 1)[0] for item in plan['secret_files']})]
+    files, secret_files = [], []
+    for path, data in plan['files'].items():
+        entry = {'path': path, 'content': dump(data), 'mode': '0644'}
+        if path in CHECKED_BY:
+            image, tool, args, name = CHECKED_BY[path]
+            entry['validate'] = check_command(images[image], tool, args, name)
+        if path == 'alertmanager/alertmanager.yml':
+            # Only the containers' user reads it: it holds the chat webhook's URL (a secret) when there is one.
+            entry.update(mode='0400', owner=uid)
+            if plan['receiver'] != 'none':
+                secret_files.append(dict(entry, template=entry.pop('content')))
+                continue
+        files.append(entry)
+    if plan['container_exporter']:
+        files.append({'path': 'exporters/container_exporter.py', 'src': 'container_exporter.py', 'mode': '0644'})
+    for item in plan['secret_files']:
+        secret_files.append(dict(item, mode='0400', owner=uid))
+    grafana = settings.get('grafana_dir') or ''
+    if grafana:
+        directories += [{'path': os.path.join(grafana, path)}
+                        for path in ('dashboards/aishield', 'provisioning/dashboards', 'provisioning/datasources')]
+        files += [{'path': os.path.join(grafana, 'dashboards/aishield', name), 'src': 'dashboards/' + name, 'mode': '0644'}
+                  for name in DASHBOARDS]
+        files.append({'path': os.path.join(grafana, 'provisioning/dashboards/aishield.yml'), 'src': 'grafana/dashboards.yml',
+                      'mode': '0644'})
+        # The dashboards pick their Prometheus through a data source variable; this one is not made the default,
+        # so it cannot clash with a Grafana that already has one. timeInterval: the rate() windows follow the scrapes.
+        datasources = {'apiVersion': 1, 'datasources': [{
+            'name': 'AI Shield Prometheus', 'uid': 'aishield-prometheus', 'type': 'prometheus', 'access': 'proxy',
+            'url': settings.get('grafana_prometheus_url'), 'isDefault': False, 'editable': False,
+            'jsonData': {'timeInterval': settings.get('scrape_interval')}}]}
+        files.append({'path': os.path.join(grafana, 'provisioning/datasources/aishield-prometheus.yml'),
+                      'content': dump(datasources), 'mode': '0644'})
+    return {'directories': directories, 'files': files, 'secret_files': secret_files}
+
+
+def fill_secrets(secret_files, values, webhook_url):
+    """The secret files with their content, for aishield.ops.files_write's secret_files: each secret's value (as a
+    JSON map when its reader wants one), alertmanager.yml with the webhook's URL in place of the placeholder."""
+    out = []
+    for item in secret_files:
+        entry = dict((k, v) for k, v in item.items() if k not in ('secret', 'json_key', 'template'))
+        if 'template' in item:
+            entry['content'] = item['template'].replace(WEBHOOK_PLACEHOLDER, json.dumps(webhook_url or ''))
+        elif item.get('json_key'):
+            entry['content'] = json.dumps({item['json_key']: values[item['secret']]})
+        else:
+            entry['content'] = values[item['secret']]
+        out.append(entry)
+    return out

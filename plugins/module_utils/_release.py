@@ -123,8 +123,9 @@ def same_fleet_record(found, record):
     return isinstance(found, dict) and isinstance(record, dict) and steady(found) == steady(record)
 
 
-def write_atomic(path, text, mode=0o640):
-    """Write text through a temporary file and rename: readers see the old or the new file, never half."""
+def write_atomic(path, text, mode=0o640, owner=None):
+    """Write text through a temporary file and rename: readers see the old or the new file, never half.
+    With owner (a uid), the file is that user's before it takes the path's place."""
     tmp = '%s.tmp-%d' % (path, os.getpid())
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
     try:
@@ -133,6 +134,8 @@ def write_atomic(path, text, mode=0o640):
             handle.flush()
             os.fsync(handle.fileno())
         os.chmod(tmp, mode)
+        if owner is not None:
+            os.chown(tmp, owner, -1)
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):

@@ -167,8 +167,10 @@ def _delete_backups(prefix):
 
 
 def test_monitoring_deploys_then_rerun_changes_nothing(mon):
-    rc, out = _run(mon, 'monitoring.yml')
+    # At -vvv with --diff: the run that writes the secret files and the webhook URL shows neither (_run greps).
+    rc, out = _run(mon, 'monitoring.yml', '--diff', '-vvv')
     assert rc == 0, out[-4000:]
+    assert 'postgres/secrets/postgres_password' in out and '(a secret file: its content is not shown)' in out
     # The play lists the rules in force, each with its threshold and where it goes.
     assert 'AIShieldServiceDown: service_down for 4s -> chat (critical)' in out, out[-3000:]
     assert 'AIShieldHighCPU: high_cpu > 80 % for 5m -> chat (warning)' in out

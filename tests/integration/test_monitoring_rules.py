@@ -215,3 +215,36 @@ def test_cadvisor_series_feed_the_same_alerts(tmp_path):
     }]
     rc, out = _promtool(tmp_path, rules, tests)
     assert rc == 0, out
+
+
+def test_files_write_lands_a_rules_file_promtool_accepts_and_refuses_a_broken_one(tmp_path):
+    """The role's write step as it runs: aishield.ops.files_write with the plan's promtool check, in the image."""
+    import json  # pylint: disable=import-outside-toplevel
+    import os  # pylint: disable=import-outside-toplevel
+    from ansible_collections.aishield.ops.plugins.module_utils._monitoring import write_set  # pylint: disable=import-outside-toplevel
+    settings = _settings()
+    settings['images'] = dict(settings['images'], prometheus=PROMETHEUS_IMAGE)
+    plan, errors = build_plan(settings)
+    assert not errors, errors
+    written = write_set(plan, settings, lambda data: yaml.safe_dump(data, sort_keys=False))
+    [rules] = [item for item in written['files'] if item['path'] == 'prometheus/rules/aishield.yml']
+    bin_dir = Path(sys.executable).parent
+    env = dict(os.environ, ANSIBLE_CONFIG=str(REPO / 'ansible.cfg'), PATH=f"{bin_dir}:{os.environ['PATH']}", ANSIBLE_NOCOLOR='1')
+
+    def write(content):
+        # Through a lookup: the rules hold Prometheus's own {{ $labels }} templates, which Ansible must not template.
+        source = tmp_path / 'source.yml'
+        source.write_text(content)
+        args = {'root': str(tmp_path / 'mon'), 'directories': [{'path': ''}, {'path': 'prometheus/rules'}],
+                'files': [dict(rules, content="{{ lookup('ansible.builtin.file', '%s', rstrip=false) }}" % source)]}
+        proc = subprocess.run([str(bin_dir / 'ansible'), 'localhost', '-i', 'inventories/local', '-m', 'aishield.ops.files_write',
+                               '-a', json.dumps(args)], cwd=REPO, env=env, capture_output=True, text=True, timeout=180, check=False)
+        return proc.returncode, proc.stdout + proc.stderr
+
+    broken = rules['content'].replace('expr: ', 'expr: sum(', 1)
+    rc, out = write(broken)
+    assert rc != 0 and 'failed its check (docker exited 1)' in out and 'nothing was written' in out, out[-3000:]
+    assert not (tmp_path / 'mon').exists()
+    rc, out = write(rules['content'])
+    assert rc == 0 and '"changed": true' in out, out[-3000:]
+    assert (tmp_path / 'mon/prometheus/rules/aishield.yml').read_text() == rules['content']

@@ -17,6 +17,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from ansible_collections.aishield.ops.plugins.module_utils._monitoring import write_set
+
 REPO = Path(__file__).resolve().parents[2]
 ROLE = REPO / 'roles' / 'monitoring'
 DASHBOARD_DIR = ROLE / 'files' / 'dashboards'
@@ -206,8 +208,14 @@ def test_provisioning_points_where_the_role_copies_the_dashboards():
     assert provider['name'] == 'aishield' and provider['type'] == 'file' and provider['folder'] == 'AI Shield'
     # The role writes monitoring_grafana_dir/dashboards/aishield, which Grafana sees under /etc/grafana.
     assert provider['options']['path'] == '/etc/grafana/dashboards/aishield'
-    tasks = yaml.safe_load((ROLE / 'tasks' / 'grafana.yml').read_text(encoding='utf-8'))
-    text = json.dumps(tasks)
-    assert '{{ monitoring_grafana_dir }}/dashboards/aishield' in text
-    copied = [task for task in tasks if task.get('ansible.builtin.copy', {}).get('src', '').startswith('dashboards/')]
-    assert len(copied) == 1 and sorted(copied[0]['loop']) == sorted(stem + '.json' for stem in UIDS)
+    # The role's files_write task gets the dashboards from the plan's write set, as role files (src).
+    settings = {'images': {}, 'grafana_dir': '/srv/grafana', 'grafana_prometheus_url': 'http://prometheus:9090',
+                'scrape_interval': '15s'}
+    plan = {'directories': [], 'secret_files': [], 'files': {}, 'receiver': 'none', 'container_exporter': False}
+    written = write_set(plan, settings, json.dumps)
+    copied = [item for item in written['files'] if item.get('src', '').startswith('dashboards/')]
+    assert sorted(item['src'] for item in copied) == sorted('dashboards/%s.json' % stem for stem in UIDS)
+    assert all(item['path'] == '/srv/grafana/dashboards/aishield/' + item['src'].split('/')[1] for item in copied)
+    assert all((ROLE / 'files' / item['src']).is_file() for item in written['files'] if 'src' in item)
+    assert {'path': '/srv/grafana/provisioning/dashboards/aishield.yml', 'src': 'grafana/dashboards.yml',
+            'mode': '0644'} in written['files']

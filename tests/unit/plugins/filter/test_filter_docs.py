@@ -23,7 +23,7 @@ EXPECTED = {
               'fleet_rollback_to_errors', 'fleet_rollback_target', 'fleet_full_db_target'},
     'health': {'health_summary'},
     'image': {'image_ref', 'image_pin'},
-    'monitoring': {'monitoring_plan', 'monitoring_alert_lines'},
+    'monitoring': {'monitoring_plan', 'monitoring_alert_lines', 'monitoring_secret_files'},
     'publish': {'publish_plan', 'publish_refs', 'publish_unreachable', 'publish_pushes', 'publish_digests', 'publish_result',
                 'publish_report_lines', 'publish_secret_errors', 'publish_secret_values', 'publish_secret_files',
                 'publish_build_secrets', 'publish_build_errors'},

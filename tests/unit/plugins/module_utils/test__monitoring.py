@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from ansible_collections.aishield.ops.plugins.module_utils._monitoring import (
-    ALERTS, WEBHOOK_PLACEHOLDER, alert_lines, build_plan, duration_seconds,
+    ALERTS, WEBHOOK_PLACEHOLDER, alert_lines, build_plan, duration_seconds, fill_secrets, write_set,
 )
 
 DEFAULTS = yaml.safe_load((Path(__file__).resolve().parents[4] / 'roles/monitoring/defaults/main.yml').read_text())
@@ -136,6 +136,68 @@ def test_no_secret_enters_the_plan_and_secret_files_are_named():
     assert plan['service_of']['redis/secrets/redis_password'] == 'redis-exporter'
     # Secret directories are created apart (0500, owned by the containers' user), not among the plain ones.
     assert 'postgres/secrets' not in plan['directories'] and 'postgres' in plan['directories']
+
+
+def _write(**overrides):
+    values = settings(**overrides)
+    return write_set(plan_of(**overrides), values, lambda data: yaml.safe_dump(data, sort_keys=False))
+
+
+def test_the_write_set_has_every_file_its_mode_owner_and_check_and_no_secret():
+    written = _write(has_redis_password=True, container_uid=1234, grafana_dir='/srv/grafana',
+                     grafana_prometheus_url='http://prom:9090')
+    files = {item['path']: item for item in written['files']}
+    assert yaml.safe_load(files['compose.yml']['content'])['name'] == 'aishield-monitoring'
+    rules = files['prometheus/rules/aishield.yml']
+    assert rules['mode'] == '0644' and '%s:/check/rules.yml:ro' in rules['validate']
+    assert rules['validate'][:3] == ['docker', 'run', '--rm'] and DEFAULTS['monitoring_images']['prometheus'] in rules['validate']
+    assert files['exporters/container_exporter.py'] == {'path': 'exporters/container_exporter.py', 'src': 'container_exporter.py',
+                                                        'mode': '0644'}
+    assert len([p for p in files if p.startswith('/srv/grafana/dashboards/aishield/')]) == 5
+    datasource = yaml.safe_load(files['/srv/grafana/provisioning/datasources/aishield-prometheus.yml']['content'])
+    assert datasource['datasources'][0]['url'] == 'http://prom:9090'
+    assert datasource['datasources'][0]['jsonData'] == {'timeInterval': '15s'}
+    # With a webhook, alertmanager.yml is a secret file: its URL is only filled in by fill_secrets.
+    assert 'alertmanager/alertmanager.yml' not in files
+    secret = {item['path']: item for item in written['secret_files']}
+    assert WEBHOOK_PLACEHOLDER in secret['alertmanager/alertmanager.yml']['template']
+    assert '%s:/check/alertmanager.yml:ro' in secret['alertmanager/alertmanager.yml']['validate']
+    assert secret['redis/secrets/redis_password'] == {'path': 'redis/secrets/redis_password', 'secret': 'redis_password',
+                                                      'json_key': 'redis://redis:6379', 'mode': '0400', 'owner': 1234}
+    assert all(item['mode'] == '0400' and item['owner'] == 1234 for item in written['secret_files'])
+    assert {'path': 'postgres/secrets', 'mode': '0500', 'owner': 1234} in written['directories']
+    assert written['directories'][0] == {'path': ''}
+    assert {'path': '/srv/grafana/provisioning/datasources'} in written['directories']
+
+
+def test_without_a_webhook_alertmanager_yml_is_a_plain_file_and_without_grafana_no_dashboards():
+    written = _write(webhook=False)
+    files = {item['path']: item for item in written['files']}
+    assert files['alertmanager/alertmanager.yml']['mode'] == '0400' and files['alertmanager/alertmanager.yml']['owner'] == 65534
+    assert [item['path'] for item in written['secret_files']] == ['postgres/secrets/postgres_password']
+    assert not [path for path in files if 'grafana' in path or path.endswith('.json')]
+
+
+def test_fill_secrets_puts_each_value_in_its_file():
+    written = _write(has_redis_password=True)
+    filled = {item['path']: item for item in fill_secrets(written['secret_files'],
+                                                          {'postgres_password': 'pg-s3cret', 'redis_password': 'r"s'},
+                                                          'http://hooks/x?token=abc')}
+    assert filled['postgres/secrets/postgres_password'] == {'path': 'postgres/secrets/postgres_password',
+                                                            'content': 'pg-s3cret', 'mode': '0400', 'owner': 65534}
+    assert json.loads(filled['redis/secrets/redis_password']['content']) == {'redis://redis:6379': 'r"s'}
+    alertmanager = yaml.safe_load(filled['alertmanager/alertmanager.yml']['content'])
+    assert alertmanager['receivers'][1]['webhook_configs'][0]['url'] == 'http://hooks/x?token=abc'
+    assert 'template' not in filled['alertmanager/alertmanager.yml']
+
+
+@pytest.mark.parametrize('overrides, variable', [
+    ({'container_uid': -1}, 'monitoring_container_uid'),
+    ({'container_uid': 'nobody'}, 'monitoring_container_uid'),
+    ({'grafana_dir': 'relative/grafana'}, 'monitoring_grafana_dir'),
+])
+def test_bad_owner_or_grafana_dir_is_refused(overrides, variable):
+    assert any(error.startswith(variable) for error in errors_of(**overrides))
 
 
 def test_without_a_webhook_alerts_stay_in_alertmanager():

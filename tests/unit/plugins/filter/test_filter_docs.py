@@ -15,10 +15,11 @@ import pytest
 import yaml
 
 FILTER_DIR = Path(__file__).resolve().parents[4] / 'plugins' / 'filter'
-TOPICS = ('alembic', 'backup', 'fleet', 'health', 'image', 'monitoring', 'publish', 'release', 'stack', 'tls')
+TOPICS = ('alembic', 'backup', 'dr_drill', 'fleet', 'health', 'image', 'monitoring', 'publish', 'release', 'stack', 'tls')
 EXPECTED = {
     'alembic': {'alembic_heads', 'alembic_compare', 'alembic_rollback_check'},
     'backup': {'backup_key', 'gfs_retention', 'backup_latest'},
+    'dr_drill': {'dr_drill_report'},
     'fleet': {'fleet_lb_backends', 'fleet_digest_refs', 'fleet_outcome', 'fleet_stop_reason', 'fleet_record',
               'fleet_rollback_to_errors', 'fleet_rollback_target', 'fleet_full_db_target'},
     'health': {'health_summary'},

@@ -17,6 +17,8 @@ description:
     runs before the first file is written - a file that fails its check stops the run with nothing of it (or of any
     other file) written.
   - O(secret_files) are never shown, in the diff or anywhere else; their diff entries name the file only.
+  - Bad input (a relative O(root), a path listed twice, a bad mode, a file whose directory neither exists nor is in
+    O(directories)) is refused before anything is written.
   - Why not M(ansible.builtin.file) and loops of M(ansible.builtin.copy)? The monitoring role wrote about twenty
     files that way, each a module run or two (copy stats the destination, then writes it), each starting Python and
     loading its module_utils again on the host (13.6 s of an 18.6 s rerun that changed nothing).
@@ -243,6 +245,16 @@ def plan_directories(dirs):
     return todo
 
 
+def check_parents(file_todo, dirs):
+    """Every file to write lands in a directory that exists or that this run creates; ValueError naming the first
+    that would not (checked before anything is written)."""
+    made = set(item['full'] for item in dirs)
+    for item, _data, _content_changes in file_todo:
+        parent = os.path.dirname(item['full'])
+        if parent not in made and not os.path.isdir(parent):
+            raise ValueError('%s: its directory %s does not exist; list it in directories' % (item['path'], parent))
+
+
 def plan_files(files):
     """(file, found bytes, whether the content changes) for every file that needs a write or a mode/owner fix."""
     todo = []
@@ -287,6 +299,7 @@ def main():
         dirs, files = check_entries(p['root'], p['directories'], p['files'], p['secret_files'])
         dir_todo = plan_directories(dirs)
         file_todo = plan_files(files)
+        check_parents(file_todo, dirs)
     except ValueError as e:
         module.fail_json(msg='%s; nothing was written' % e)
 

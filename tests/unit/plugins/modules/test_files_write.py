@@ -149,6 +149,8 @@ def test_an_unchanged_file_is_not_checked_again(tmp_path, capsys):
     ({'files': [{'path': 'a', 'content': 'x', 'validate': ['true']}]}, 'exactly one argument must hold %s'),
     ({'files': [{'path': 'conf', 'content': 'x'}]}, 'is a directory, not a file'),
     ({'directories': [{'path': 'run.py'}]}, 'exists and is not a directory'),
+    ({'files': [{'path': 'run.py', 'content': 'x'}, {'path': 'new/dir/a.yml', 'content': 'x'}]},
+     'new/dir/a.yml: its directory {new} does not exist; list it in directories'),
 ])
 def test_bad_input_is_refused_before_anything_is_written(tmp_path, capsys, change, message):
     root = tmp_path / 'mon'
@@ -157,5 +159,6 @@ def test_bad_input_is_refused_before_anything_is_written(tmp_path, capsys, chang
     args = _args(root, files=[{'path': 'run.py', 'content': 'changed\n'}])
     args.update(change)
     result = run(capsys, **args)
+    message = message.replace('{new}', str(root / 'new/dir'))
     assert result['failed'] and message in result['msg'] and 'nothing was written' in result['msg']
     assert {p: p.read_bytes() for p in root.rglob('*') if p.is_file()} == before

@@ -12,6 +12,7 @@ import hashlib
 import json
 import os
 import stat
+import time
 
 import pytest
 
@@ -127,8 +128,17 @@ def test_compress_level_reaches_pg_dump(level, s3, capsys, monkeypatch):
     (143, b'', 'killed by signal 15'),
 ])
 def test_failed_dump_leaves_nothing(exit_code, stderr, message, s3, capsys, monkeypatch):
-    docker = FakeDocker(dump_script(os.urandom(11 * MIB), stderr), exit_code=exit_code)
     parts, aborts = count_calls(s3, 'UploadPart'), count_calls(s3, 'AbortMultipartUpload')
+    dump = dump_script(os.urandom(11 * MIB), stderr)
+
+    def fails_after_a_part_is_up(fake, sock):
+        # pg_dump fails once a part is stored (on a busy machine the upload threads may not have started when
+        # the stream ends), so the abort of a started multipart upload is what is tested. Bounded wait.
+        dump(fake, sock)
+        deadline = time.monotonic() + 30
+        while parts['n'] < 1 and time.monotonic() < deadline:
+            time.sleep(0.01)
+    docker = FakeDocker(fails_after_a_part_is_up, exit_code=exit_code)
     result, _out = run(dict(S3, chunk_size_mb=5), capsys, monkeypatch, docker, s3)
     assert result['failed'] and message in result['msg'] and 'nothing was stored' in result['msg']
     assert parts['n'] >= 1 and aborts['n'] >= 1

@@ -23,6 +23,7 @@ import json
 import os
 import re
 import shutil
+import stat
 
 RELEASE_ID_RE = re.compile(r'^\d{8}T\d{6}Z-[A-Za-z0-9._-]+$')
 _VERSION_RE = re.compile(r'^[A-Za-z0-9._-]+$')
@@ -141,6 +142,17 @@ def write_atomic(path, text, mode=0o640, owner=None):
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+
+
+def file_state(path):
+    """(bytes, mode, uid) of the file at path, or (None, None, None) when there is none; a directory raises
+    IsADirectoryError. What the file-writing modules compare against before they write."""
+    try:
+        with open(path, 'rb') as handle:
+            info = os.fstat(handle.fileno())
+            return handle.read(), stat.S_IMODE(info.st_mode), info.st_uid
+    except FileNotFoundError:
+        return None, None, None
 
 
 def write_json(path, data, mode=0o640):

@@ -177,7 +177,7 @@ import tempfile
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.aishield.ops.plugins.module_utils._release import parse_mode, write_atomic
+from ansible_collections.aishield.ops.plugins.module_utils._release import file_state, parse_mode, write_atomic
 
 ENTRY = dict(path=dict(type='str', required=True), mode=dict(type='raw'), owner=dict(type='int'))
 
@@ -215,13 +215,9 @@ def check_entries(root, directories, files, secret_files):
 def current_file(path):
     """(bytes, mode, uid) of the file at path, or (None, None, None) when there is none."""
     try:
-        with open(path, 'rb') as handle:
-            info = os.fstat(handle.fileno())
-            return handle.read(), stat.S_IMODE(info.st_mode), info.st_uid
-    except FileNotFoundError:
-        return None, None, None
+        return file_state(path)
     except IsADirectoryError:
-        raise ValueError('%s is a directory, not a file' % path)
+        raise ValueError('%s is a directory, not a file' % path) from None
 
 
 def needs(found_mode, found_uid, mode, owner):
@@ -264,6 +260,12 @@ def plan_files(files):
         if data != new or needs(mode, uid, item['mode'], item.get('owner')):
             todo.append((item, data, data != new))
     return todo
+
+
+def set_mode_owner(path, mode, owner):
+    os.chmod(path, mode)
+    if owner is not None:
+        os.chown(path, owner, -1)
 
 
 def validate_argv(validate, path):
@@ -330,16 +332,12 @@ def main():
         for item in dir_todo:
             if item['create']:
                 os.makedirs(item['full'], exist_ok=True)
-            os.chmod(item['full'], item['mode'])
-            if item.get('owner') is not None:
-                os.chown(item['full'], item['owner'], -1)
+            set_mode_owner(item['full'], item['mode'], item.get('owner'))
         for item, _data, content_changes in file_todo:
             if content_changes:
                 write_atomic(item['full'], item['content'], item['mode'], owner=item.get('owner'))
             else:
-                os.chmod(item['full'], item['mode'])
-                if item.get('owner') is not None:
-                    os.chown(item['full'], item['owner'], -1)
+                set_mode_owner(item['full'], item['mode'], item.get('owner'))
     except OSError as e:
         module.fail_json(msg='writing under %s failed: %s (setting an owner needs root: become)' % (p['root'], e), **result)
     module.exit_json(**result)

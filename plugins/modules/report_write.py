@@ -107,7 +107,7 @@ import stat
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.aishield.ops.plugins.module_utils._release import parse_mode, write_atomic
+from ansible_collections.aishield.ops.plugins.module_utils._release import file_state, parse_mode, write_atomic
 
 NAME_RE = re.compile(r'^[A-Za-z0-9_-]+$')
 STAMP_RE = re.compile(r'^[0-9A-Za-z]+$')
@@ -118,17 +118,6 @@ def report_files(directory, name, stamp, json_text, markdown):
     base = os.path.join(directory, '%s-%s' % (name, stamp))
     latest = os.path.join(directory, '%s-latest' % name)
     return [(base + '.json', json_text), (base + '.md', markdown), (latest + '.json', json_text), (latest + '.md', markdown)]
-
-
-def current(path):
-    """(content, mode) of the file at path, or (None, None) when there is none."""
-    try:
-        with open(path, 'rb') as handle:
-            data = handle.read()
-            mode = stat.S_IMODE(os.fstat(handle.fileno()).st_mode)
-    except FileNotFoundError:
-        return None, None
-    return data, mode
 
 
 def main():
@@ -163,7 +152,7 @@ def main():
     make_dir = not os.path.isdir(p['dir'])
     fix_dir = not make_dir and stat.S_IMODE(os.stat(p['dir']).st_mode) != dir_mode
     # Each file's (content, mode) now, and whether this run writes it (other content, or another mode).
-    found = {path: (None, None) if make_dir else current(path) for path, _text in files}
+    found = {path: (None, None) if make_dir else file_state(path)[:2] for path, _text in files}
     writes = {path: found[path] != (text.encode('utf-8'), mode) for path, text in files}
     latest_md, latest_md_text = files[3]
 

@@ -3,7 +3,7 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
-"""Release identifiers: "<YYYYMMDDTHHMMSSZ>-<version>", sortable by time."""
+"""Release identifiers ("<YYYYMMDDTHHMMSSZ>-<version>", sortable by time), and what a deploy records and says."""
 
 from __future__ import annotations
 
@@ -172,8 +172,85 @@ def release_whole_stack(records):
     return merged
 
 
+# The phases in which the running release was touched: a failure there may need a rollback, one before them did not.
+SWITCHED_PHASES = ('switch', 'smoke')
+
+
+def _failure(failure):
+    if not isinstance(failure, dict):
+        raise AnsibleFilterError('a deploy failure must be a dict with phase, task and message; got %r' % (failure,))
+    return (str(failure.get('phase') or 'preflight'), str(failure.get('task') or '?'),
+            str(failure.get('message') or 'see the task output above').strip())
+
+
+def _sentence(text):
+    """The text ending in one full stop (a module's message often has its own)."""
+    return text if text.endswith(('.', '!', '?')) else text + '.'
+
+
+def deploy_failure_notice(failure):
+    """What the status page and chat are told when a deploy fails, before any rollback.
+
+    Before the switch the previous release never stopped serving: the message says so, and the incident and the
+    component are closed at once. From the switch on, the rollback (or a human) closes them.
+    """
+    phase, task, _message = _failure(failure)
+    switched = phase in SWITCHED_PHASES
+    message = "Failed in phase %s at '%s'." % (phase, task)
+    return {
+        'message': message if switched else message + ' Nothing was switched: the previous release keeps serving.',
+        'statuspage_statuses': {} if switched else {'deploy_failed': 'resolved'},
+        'component_status': {} if switched else {'deploy_failed': 'operational'},
+    }
+
+
+def deploy_failure_text(failure, version, fleet_role='', host='', rollback=None, rollback_failed=None,
+                        smoke_summary=None):
+    """The failure as the operator reads it last: what failed, what serves now, what to do.
+
+    A fleet's app host stays drained and the fleet decides; a fleet's db host changed no app host; a single host
+    says whether it was switched, and how its automatic rollback ended (failed: act now; done: to which release).
+    """
+    phase, task, message = _failure(failure)
+    if fleet_role == 'app':
+        return ("%s failed at '%s': %s It stays drained at the load balancer; app hosts not yet reached keep the "
+                "previous release. Fix the cause and run the same command again: hosts already on the release change "
+                "nothing." % (host, task, _sentence(message)))
+    if fleet_role == 'db':
+        return ("The db host failed at '%s': %s No app host was changed: they keep serving the previous release."
+                % (task, _sentence(message)))
+    parts = ["Deploy of %s failed in phase %s at '%s': %s" % (version, phase, task, _sentence(message))]
+    if phase not in SWITCHED_PHASES:
+        parts.append('Nothing was switched: the previous release keeps serving.')
+    rollback = rollback if isinstance(rollback, dict) else {}
+    if rollback_failed:
+        parts.append('AUTOMATIC ROLLBACK FAILED: %s Act now: ansible-playbook aishield.ops.rollback (see the runbook).'
+                     % _sentence(str(rollback_failed).strip()))
+    elif rollback.get('to'):
+        parts.append('Rolled back automatically to %s (%s); smoke: %s.'
+                     % (rollback['to'], rollback.get('version', '?'), smoke_summary or '?'))
+    return ' '.join(parts)
+
+
+def release_update(record, alembic=None, backup=None, smoke=None):
+    """What the deploy's phases found, for release.json: a phase that did not run adds nothing; the role's
+    compose_deploy_record (the fleet's part, for one) comes last and wins."""
+    update = {}
+    if isinstance(alembic, dict) and 'heads' in alembic:
+        update['alembic'] = alembic
+    if isinstance(backup, dict) and ('key' in backup or 'reason' in backup):
+        update['backup'] = backup
+    if isinstance(smoke, dict) and 'summary' in smoke:
+        update['smoke'] = smoke
+    if record:
+        if not isinstance(record, dict):
+            raise AnsibleFilterError('compose_deploy_record must be a dict of fields for release.json; got %r' % (record,))
+        update.update(record)
+    return update
+
+
 class FilterModule:
-    """Release id filters."""
+    """Release ids, and what a deploy records and says."""
 
     def filters(self):
         return {
@@ -182,4 +259,7 @@ class FilterModule:
             'phase_durations': phase_durations,
             'deploy_input_errors': deploy_input_errors,
             'release_whole_stack': release_whole_stack,
+            'deploy_failure_notice': deploy_failure_notice,
+            'deploy_failure_text': deploy_failure_text,
+            'release_update': release_update,
         }

@@ -14,12 +14,16 @@ each task repeated --tasks times, and divides the playbook's task time by the co
 Rounds alternate the kinds; the median per task is reported. Results: tests/bench/results/task-cost.json.
 
   .venv/bin/python tests/bench/task_cost.py --tasks 20 --rounds 3
+
+--probe measures `command` alone (10 tasks, 2 rounds, no results file) and prints one line: the speed of the
+machine at that moment, which tests/run.sh prints after every run, so CI times of different days compare.
 """
 from __future__ import annotations
 
 import argparse
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -60,19 +64,35 @@ def run(work, name, task, count):
     return wall
 
 
+def measure(work, tasks, rounds, only=None):
+    """Seconds per task of each kind (or of the kinds named in only): the medians, and every round's figure."""
+    found = {}
+    for _round in range(rounds):
+        base = run(work, 'set_fact', kinds(str(work))['set_fact'], 1)
+        for name, task in kinds(str(work / 'root')).items():
+            if only is None or name in only:
+                found.setdefault(name, []).append(max(0.0, run(work, name, task, tasks) - base) / tasks)
+    return dict((name, round(statistics.median(values), 3)) for name, values in found.items()), found
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split('\n', 1)[0])
     parser.add_argument('--tasks', type=int, default=20, help='tasks per playbook')
     parser.add_argument('--rounds', type=int, default=3)
     parser.add_argument('--results', default=str(REPO / 'tests/bench/results'))
+    parser.add_argument('--probe', action='store_true', help='`command` alone, 10 tasks, 2 rounds, one line, no file')
     args = parser.parse_args()
+    if args.probe:
+        args.tasks, args.rounds = 10, 2
     work = Path(tempfile.mkdtemp(prefix='aishield-task-cost-'))
-    found = {}
-    for _round in range(args.rounds):
-        base = run(work, 'set_fact', kinds(str(work))['set_fact'], 1)
-        for name, task in kinds(str(work / 'root')).items():
-            found.setdefault(name, []).append(max(0.0, run(work, name, task, args.tasks) - base) / args.tasks)
-    per_task = dict((name, round(statistics.median(values), 3)) for name, values in found.items())
+    try:
+        per_task, found = measure(work, args.tasks, args.rounds, ['command /bin/true'] if args.probe else None)
+    finally:
+        shutil.rmtree(str(work), ignore_errors=True)
+    if args.probe:
+        print('machine speed: %.3f s per `command` task (tests/bench/task_cost.py --probe; load average %s)'
+              % (per_task['command /bin/true'], ' '.join('%.1f' % x for x in os.getloadavg())))
+        return
     data = {'command': ' '.join(['.venv/bin/python', 'tests/bench/task_cost.py'] + sys.argv[1:]),
             'cpus': os.cpu_count(), 'load': [round(x, 2) for x in os.getloadavg()], 'tasks': args.tasks,
             'rounds': args.rounds, 'seconds_per_task': per_task,

@@ -13,6 +13,7 @@ report.py and the README expect.
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 
 import pytest
@@ -86,6 +87,13 @@ def test_task_cost_small(tmp_path):
     assert set(costs) == {'set_fact', 'command /bin/true', 'aishield.ops.release_lock (query)',
                           'aishield.ops.health_check (one refused URL)'}, costs
     assert all(value >= 0 for value in costs.values())
+    # The probe tests/run.sh prints after a run: one line with a positive cost, and no results file.
+    (tmp_path / 'task-cost.json').unlink()
+    line = run([BENCH / 'task_cost.py', '--probe', '--results', tmp_path], 600).stdout.strip()
+    found = re.fullmatch(r'machine speed: (\d+\.\d{3}) s per `command` task \(tests/bench/task_cost\.py --probe; '
+                         r'load average [\d.]+ [\d.]+ [\d.]+\)', line)
+    assert found and float(found.group(1)) > 0, line
+    assert not (tmp_path / 'task-cost.json').exists()
 
 
 def test_lb_bench_small(tmp_path):

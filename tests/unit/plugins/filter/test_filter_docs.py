@@ -28,7 +28,8 @@ EXPECTED = {
     'publish': {'publish_plan', 'publish_refs', 'publish_unreachable', 'publish_pushes', 'publish_digests', 'publish_result',
                 'publish_report_lines', 'publish_secret_errors', 'publish_secret_values', 'publish_secret_files',
                 'publish_build_secrets', 'publish_build_errors'},
-    'release': {'release_id', 'release_id_parse', 'phase_durations', 'deploy_input_errors', 'release_whole_stack'},
+    'release': {'release_id', 'release_id_parse', 'phase_durations', 'deploy_input_errors', 'release_whole_stack',
+                'deploy_failure_notice', 'deploy_failure_text', 'release_update'},
     'stack': {'stack_plan', 'stack_parts'},
     'tls': {'tls_ca_file', 'tls_check'},
 }

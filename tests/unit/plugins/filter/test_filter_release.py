@@ -16,10 +16,13 @@ from ansible.errors import AnsibleFilterError
 
 from ansible_collections.aishield.ops.plugins.filter.release import (
     FilterModule,
+    deploy_failure_notice,
+    deploy_failure_text,
     deploy_input_errors,
     release_id,
     phase_durations,
     release_id_parse,
+    release_update,
     release_whole_stack,
 )
 
@@ -29,7 +32,9 @@ UTC = datetime.timezone.utc
 def test_filter_module_exports():
     assert FilterModule().filters() == {'release_id': release_id, 'release_id_parse': release_id_parse,
                                         'phase_durations': phase_durations, 'deploy_input_errors': deploy_input_errors,
-                                        'release_whole_stack': release_whole_stack}
+                                        'release_whole_stack': release_whole_stack,
+                                        'deploy_failure_notice': deploy_failure_notice,
+                                        'deploy_failure_text': deploy_failure_text, 'release_update': release_update}
 
 
 @pytest.mark.parametrize('version, when, expected', [
@@ -215,3 +220,95 @@ def test_whole_stack_of_a_fleet_joins_the_db_and_app_parts():
 def test_whole_stack_needs_a_list():
     with pytest.raises(AnsibleFilterError, match='list of release records'):
         release_whole_stack({'release_id': 'x'})
+
+
+BACKUP_FAILED = {'phase': 'backup', 'task': 'Back up the database', 'message': 'No space left on device'}
+SMOKE_FAILED = {'phase': 'smoke', 'task': 'Run the smoke checks', 'message': 'GET /api/v1/health: 500.'}
+
+
+@pytest.mark.parametrize('phase', ['preflight', 'pull', 'backup', 'migrate'])
+def test_a_failure_before_the_switch_is_announced_as_harmless_and_closed(phase):
+    notice = deploy_failure_notice(dict(BACKUP_FAILED, phase=phase))
+    assert notice == {
+        'message': "Failed in phase %s at 'Back up the database'. Nothing was switched: the previous release keeps "
+                   "serving." % phase,
+        'statuspage_statuses': {'deploy_failed': 'resolved'}, 'component_status': {'deploy_failed': 'operational'}}
+
+
+@pytest.mark.parametrize('phase', ['switch', 'smoke'])
+def test_a_failure_from_the_switch_on_leaves_the_incident_open(phase):
+    notice = deploy_failure_notice(dict(SMOKE_FAILED, phase=phase))
+    assert notice == {'message': "Failed in phase %s at 'Run the smoke checks'." % phase,
+                      'statuspage_statuses': {}, 'component_status': {}}
+
+
+def test_a_failure_before_the_switch_says_nothing_was_switched():
+    text = deploy_failure_text(BACKUP_FAILED, 'v2')
+    assert text == ("Deploy of v2 failed in phase backup at 'Back up the database': No space left on device. "
+                    "Nothing was switched: the previous release keeps serving.")
+
+
+def test_a_rolled_back_failure_names_the_release_it_serves_and_its_smoke_test():
+    text = deploy_failure_text(SMOKE_FAILED, 'v3', rollback={'to': '20261207T101010Z-v2', 'version': 'v2'},
+                               smoke_summary='5/5 endpoints healthy')
+    # The message's own full stop is not doubled; nothing says "Nothing was switched" after a switch.
+    assert text == ("Deploy of v3 failed in phase smoke at 'Run the smoke checks': GET /api/v1/health: 500. "
+                    "Rolled back automatically to 20261207T101010Z-v2 (v2); smoke: 5/5 endpoints healthy.")
+
+
+def test_a_failed_rollback_says_act_now_even_when_a_rollback_result_exists():
+    text = deploy_failure_text(SMOKE_FAILED, 'v3', rollback={'to': '20261207T101010Z-v2', 'version': 'v2'},
+                               rollback_failed='the smoke test of v2 failed')
+    assert text.endswith('AUTOMATIC ROLLBACK FAILED: the smoke test of v2 failed. Act now: ansible-playbook '
+                         'aishield.ops.rollback (see the runbook).')
+    assert 'Rolled back automatically' not in text
+
+
+def test_a_switch_failure_without_a_rollback_says_neither():
+    text = deploy_failure_text(dict(SMOKE_FAILED, phase='switch'), 'v2', rollback={})
+    assert text == "Deploy of v2 failed in phase switch at 'Run the smoke checks': GET /api/v1/health: 500."
+
+
+def test_a_fleet_app_host_stays_drained_and_names_itself():
+    text = deploy_failure_text(dict(SMOKE_FAILED, phase='app'), 'v2', fleet_role='app', host='app2',
+                               rollback={'to': 'x', 'version': 'v1'})
+    assert text == ("app2 failed at 'Run the smoke checks': GET /api/v1/health: 500. It stays drained at the load "
+                    "balancer; app hosts not yet reached keep the previous release. Fix the cause and run the same "
+                    "command again: hosts already on the release change nothing.")
+
+
+def test_a_fleet_db_host_changed_no_app_host():
+    text = deploy_failure_text(dict(BACKUP_FAILED, phase='db'), 'v2', fleet_role='db', host='db1')
+    assert text == ("The db host failed at 'Back up the database': No space left on device. No app host was changed: "
+                    "they keep serving the previous release.")
+
+
+def test_a_failure_with_missing_fields_still_reads():
+    assert deploy_failure_text({}, 'v2') == ("Deploy of v2 failed in phase preflight at '?': see the task output "
+                                             "above. Nothing was switched: the previous release keeps serving.")
+    with pytest.raises(AnsibleFilterError, match='phase, task and message'):
+        deploy_failure_text('boom', 'v2')
+    with pytest.raises(AnsibleFilterError, match='phase, task and message'):
+        deploy_failure_notice(None)
+
+
+def test_release_update_keeps_only_the_phases_that_ran():
+    migration = {'heads': ['0002'], 'before': ['0001'], 'after': ['0002']}
+    backup = {'key': 'backups/aishield/x.dump', 'sha256': 'ab'}
+    smoke = {'summary': '5/5 endpoints healthy', 'ok': True}
+    assert release_update({}, alembic=migration, backup=backup, smoke=smoke) == {
+        'alembic': migration, 'backup': backup, 'smoke': smoke}
+    # A phase that did not run: its variable undefined (default({})), or a skipped task's result.
+    assert release_update({}, alembic={}, backup={'skipped': True}, smoke={'changed': False}) == {}
+    # A skipped backup says why, and that is recorded.
+    assert release_update({}, backup={'reason': 'aishield_backup_skip: hotfix'}) == {
+        'backup': {'reason': 'aishield_backup_skip: hotfix'}}
+
+
+def test_release_update_lets_the_role_record_win():
+    record = {'role': 'app', 'alembic': {'after': ['0002']}}
+    update = release_update(record, alembic={'heads': ['0001']}, smoke={'summary': 's'})
+    assert update == {'role': 'app', 'alembic': {'after': ['0002']}, 'smoke': {'summary': 's'}}
+    assert release_update(None) == {}
+    with pytest.raises(AnsibleFilterError, match='compose_deploy_record'):
+        release_update(['role', 'app'])

@@ -152,6 +152,19 @@ def _slurped_json(result):
     return data if isinstance(data, dict) else {}
 
 
+def fleet_app_failure(release, current, message=''):
+    """An app host's _fleet_host after its part of a fleet deploy failed: it does not roll itself back (the fleet
+    decides), so this says whether its switch happened. That is what `current` points at now (the slurped
+    current/release.json): a host whose engine died mid-switch, or that failed before it, still points at the old
+    release. `release` is compose_deploy_release ({} when prepare never ran)."""
+    release = release if isinstance(release, Mapping) else {}
+    running = _slurped_json(current).get('release_id') or ''
+    created = _true(release.get('created', False))
+    return {'role': 'app', 'state': 'failed', 'failure': str(message or 'see above'),
+            'switched': bool(created and running and running == release.get('release_id')),
+            'previous_release': release.get('previous_release') or ''}
+
+
 def fleet_record(hosts, hostvars, outcome=None, what='', by='', time='', current_var='_fleet_current', previous=None):
     """The fleet record (fleet.json on the db host): which release each host runs (its current release.json, read
     into each host's `current_var` by ansible.builtin.slurp) and whether the app hosts are uniform: the same version
@@ -270,4 +283,5 @@ class FilterModule(object):
             'fleet_rollback_to_errors': fleet_rollback_to_errors,
             'fleet_rollback_target': fleet_rollback_target,
             'fleet_full_db_target': fleet_full_db_target,
+            'fleet_app_failure': fleet_app_failure,
         }

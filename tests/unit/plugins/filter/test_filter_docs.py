@@ -21,7 +21,7 @@ EXPECTED = {
     'backup': {'backup_key', 'gfs_retention', 'backup_latest'},
     'dr_drill': {'dr_drill_report'},
     'fleet': {'fleet_lb_backends', 'fleet_digest_refs', 'fleet_outcome', 'fleet_stop_reason', 'fleet_record',
-              'fleet_rollback_to_errors', 'fleet_rollback_target', 'fleet_full_db_target'},
+              'fleet_rollback_to_errors', 'fleet_rollback_target', 'fleet_full_db_target', 'fleet_app_failure'},
     'health': {'health_summary'},
     'image': {'image_ref', 'image_pin'},
     'monitoring': {'monitoring_plan', 'monitoring_alert_lines', 'monitoring_secret_files'},

@@ -14,7 +14,7 @@ import pytest
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.aishield.ops.plugins.filter.fleet import (
-    fleet_digest_refs, fleet_full_db_target, fleet_lb_backends, fleet_outcome, fleet_record, fleet_rollback_target,
+    fleet_app_failure, fleet_digest_refs, fleet_full_db_target, fleet_lb_backends, fleet_outcome, fleet_record, fleet_rollback_target,
     fleet_rollback_to_errors, fleet_stop_reason,
 )
 
@@ -275,3 +275,39 @@ def test_full_db_target_is_the_db_release_the_app_targets_ran_against():
 def test_full_db_target_refuses_what_one_database_cannot_suit(hostvars, fragment):
     result = fleet_full_db_target(sorted(hostvars), LazyHostVars({k: LazyHostVars(v) for k, v in hostvars.items()}))
     assert result['to'] == '' and fragment in result['error'], result
+
+
+def _slurp(record):
+    return {'content': base64.b64encode(json.dumps(record).encode()).decode(), 'encoding': 'base64'}
+
+
+RELEASE = {'release_id': '20261207T160000Z-v2', 'created': True, 'previous_release': '20261207T150000Z-v1'}
+
+
+def test_an_app_host_that_switched_before_failing_is_marked_switched():
+    fact = fleet_app_failure(RELEASE, _slurp({'release_id': '20261207T160000Z-v2'}), 'smoke test failed')
+    assert fact == {'role': 'app', 'state': 'failed', 'failure': 'smoke test failed', 'switched': True,
+                    'previous_release': '20261207T150000Z-v1'}
+
+
+@pytest.mark.parametrize('release, current', [
+    # The engine died mid-switch: current still names the old release.
+    (RELEASE, _slurp({'release_id': '20261207T150000Z-v1'})),
+    # current could not be read (slurp failed), or is not JSON.
+    (RELEASE, {'failed': True, 'msg': 'file not found'}),
+    (RELEASE, {'content': base64.b64encode(b'not json').decode()}),
+    # This run never created its release (the same release was already there), or failed before prepare.
+    (dict(RELEASE, created=False), _slurp({'release_id': '20261207T160000Z-v2'})),
+    (dict(RELEASE, created='False'), _slurp({'release_id': '20261207T160000Z-v2'})),
+    ({}, _slurp({'release_id': '20261207T160000Z-v2'})),
+    (None, None),
+])
+def test_an_app_host_that_did_not_switch_is_not_marked_switched(release, current):
+    fact = fleet_app_failure(release, current, 'x')
+    assert fact['switched'] is False and fact['state'] == 'failed' and fact['role'] == 'app'
+    assert fact['previous_release'] == ((release or {}).get('previous_release') or '')
+
+
+def test_an_app_failure_without_a_message_says_where_to_look():
+    assert fleet_app_failure({}, {}, '')['failure'] == 'see above'
+    assert fleet_app_failure({}, {})['failure'] == 'see above'
